@@ -1,0 +1,74 @@
+//! `include/linux/irqflags.h`: local interrupt disabling. In ksim an interrupt is delivered to
+//! another simulated CPU (its handler is a task), so disabling irqs here changes what the checks
+//! see — `irqs_disabled()` makes `might_sleep()` fire — not which handlers may run.
+
+use std::panic::Location;
+
+use crate::model::current;
+use crate::model::task::{IrqTraceStamp, Site, TaskCell};
+use crate::model::trace::Cat;
+
+/// Saved irq state, as returned by `local_irq_save()`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use = "pass the flags to local_irq_restore()"]
+pub struct IrqFlags {
+    pub(crate) disabled: bool,
+}
+
+/// Sets the irq flag, recording lockdep's irq-trace stamp.
+pub(crate) fn set_irqs(t: &TaskCell, disabled: bool, site: Site) {
+    {
+        let mut st = t.state();
+        if st.irqs_disabled == disabled {
+            return;
+        }
+        st.irqs_disabled = disabled;
+        st.irqtrace.events += 1;
+        let stamp = IrqTraceStamp { stamp: st.irqtrace.events, site: Some(site) };
+        if disabled {
+            st.irqtrace.hardirq_off = stamp;
+        } else {
+            st.irqtrace.hardirq_on = stamp;
+        }
+    }
+    t.exec.emit(t, Cat::Context, site.op, || format!("at {}", site.file_line()));
+}
+
+/// `local_irq_disable()`.
+///
+/// # Context
+/// Any. Leaves preempt_count alone but makes `irqs_disabled()` true, which `might_sleep()` checks.
+#[track_caller]
+pub fn local_irq_disable() {
+    set_irqs(&current(), true, Site { at: Location::caller(), op: "local_irq_disable" });
+}
+
+/// `local_irq_enable()`.
+///
+/// # Context
+/// Must not be called from a hardirq handler (the irq core warns that the handler "enabled
+/// interrupts" when it returns).
+#[track_caller]
+pub fn local_irq_enable() {
+    set_irqs(&current(), false, Site { at: Location::caller(), op: "local_irq_enable" });
+}
+
+/// `local_irq_save(flags)`: disables irqs and returns the previous state.
+#[track_caller]
+pub fn local_irq_save() -> IrqFlags {
+    let t = current();
+    let disabled = t.state().irqs_disabled;
+    set_irqs(&t, true, Site { at: Location::caller(), op: "local_irq_save" });
+    IrqFlags { disabled }
+}
+
+/// `local_irq_restore(flags)`.
+#[track_caller]
+pub fn local_irq_restore(flags: IrqFlags) {
+    set_irqs(&current(), flags.disabled, Site { at: Location::caller(), op: "local_irq_restore" });
+}
+
+/// `irqs_disabled()`.
+pub fn irqs_disabled() -> bool {
+    current().state().irqs_disabled
+}

@@ -1,0 +1,286 @@
+//! The scheduler backend behind every simulated primitive: real OS threads (`std`), shuttle's
+//! controlled scheduler, or loom's exhaustive one — chosen per run, in one build.
+//!
+//! Each primitive is an enum picked when it is created, from the backend of the run that creates
+//! it. Per-task state is found through the backend's own notion of "current task" (three
+//! thread-local keys, one per backend): loom and shuttle run every task of an execution as a
+//! coroutine on one OS thread, so a plain `std::thread_local!` would be shared by all of them.
+
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+
+use super::task::TaskCell;
+
+/// Which scheduler runs the tasks of the current run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    /// Real OS threads; not deterministic across runs with more than one task.
+    Std,
+    /// shuttle: random, PCT, bounded DFS or replay.
+    Shuttle,
+    /// loom: exhaustive exploration with a preemption bound.
+    Loom,
+}
+
+std::thread_local! {
+    /// The backend of the run this OS thread is executing, if any.
+    static BACKEND: Cell<Option<BackendKind>> = const { Cell::new(None) };
+    static STD_TASK: RefCell<Option<Arc<TaskCell>>> = const { RefCell::new(None) };
+}
+shuttle::thread_local! {
+    static SHUTTLE_TASK: RefCell<Option<Arc<TaskCell>>> = RefCell::new(None);
+}
+loom::thread_local! {
+    static LOOM_TASK: RefCell<Option<Arc<TaskCell>>> = RefCell::new(None);
+}
+
+/// The backend of the current run. Code that runs outside a runner fails loudly here rather than
+/// silently falling back to real threads (the prototype's pitfall 3).
+pub(crate) fn backend() -> BackendKind {
+    BACKEND.with(|b| b.get()).unwrap_or_else(|| {
+        panic!("ksim: simulated kernel API used outside a Runner (call it inside Runner::run)")
+    })
+}
+
+/// The backend if a run is active on this OS thread.
+pub(crate) fn try_backend() -> Option<BackendKind> {
+    BACKEND.with(|b| b.get())
+}
+
+pub(crate) fn set_backend(kind: Option<BackendKind>) -> Option<BackendKind> {
+    BACKEND.with(|b| b.replace(kind))
+}
+
+/// The current simulated task, if one is installed on the current backend task.
+pub(crate) fn current_task() -> Option<Arc<TaskCell>> {
+    match try_backend()? {
+        BackendKind::Std => STD_TASK.with(|t| t.borrow().clone()),
+        BackendKind::Shuttle => SHUTTLE_TASK.with(|t| t.borrow().clone()),
+        BackendKind::Loom => LOOM_TASK.with(|t| t.borrow().clone()),
+    }
+}
+
+pub(crate) fn set_current_task(task: Option<Arc<TaskCell>>) {
+    match backend() {
+        BackendKind::Std => STD_TASK.with(|t| *t.borrow_mut() = task),
+        BackendKind::Shuttle => SHUTTLE_TASK.with(|t| *t.borrow_mut() = task),
+        BackendKind::Loom => LOOM_TASK.with(|t| *t.borrow_mut() = task),
+    }
+}
+
+/// Give other tasks a chance to run (a scheduling point).
+pub(crate) fn yield_now() {
+    match backend() {
+        BackendKind::Std => std::thread::yield_now(),
+        BackendKind::Shuttle => shuttle::thread::yield_now(),
+        BackendKind::Loom => loom::thread::yield_now(),
+    }
+}
+
+/// A blocking lock of the current backend. Simulated spinlocks use it too: shuttle's DFS does not
+/// terminate on spin loops, and a blocked task is simply not schedulable, which explores the same
+/// interleavings as spinning.
+pub(crate) enum RawMutex<T> {
+    Std(std::sync::Mutex<T>),
+    Shuttle(shuttle::sync::Mutex<T>),
+    Loom(loom::sync::Mutex<T>),
+}
+
+pub(crate) enum RawGuard<'a, T> {
+    Std(std::sync::MutexGuard<'a, T>),
+    Shuttle(shuttle::sync::MutexGuard<'a, T>),
+    Loom(loom::sync::MutexGuard<'a, T>),
+}
+
+impl<T> RawMutex<T> {
+    pub(crate) fn new(value: T) -> Self {
+        match backend() {
+            BackendKind::Std => RawMutex::Std(std::sync::Mutex::new(value)),
+            BackendKind::Shuttle => RawMutex::Shuttle(shuttle::sync::Mutex::new(value)),
+            BackendKind::Loom => RawMutex::Loom(loom::sync::Mutex::new(value)),
+        }
+    }
+
+    /// Blocks until the lock is taken. A poisoned lock (its holder's task failed a check) is
+    /// taken anyway: the failure is already reported.
+    pub(crate) fn lock(&self) -> RawGuard<'_, T> {
+        match self {
+            RawMutex::Std(m) => RawGuard::Std(m.lock().unwrap_or_else(|e| e.into_inner())),
+            RawMutex::Shuttle(m) => RawGuard::Shuttle(m.lock().unwrap_or_else(|e| e.into_inner())),
+            RawMutex::Loom(m) => RawGuard::Loom(m.lock().unwrap_or_else(|e| e.into_inner())),
+        }
+    }
+
+    pub(crate) fn try_lock(&self) -> Option<RawGuard<'_, T>> {
+        use std::sync::TryLockError as E;
+        macro_rules! try_it {
+            ($m:expr, $v:ident) => {
+                match $m.try_lock() {
+                    Ok(g) => Some(RawGuard::$v(g)),
+                    Err(E::Poisoned(e)) => Some(RawGuard::$v(e.into_inner())),
+                    Err(E::WouldBlock) => None,
+                }
+            };
+        }
+        match self {
+            RawMutex::Std(m) => try_it!(m, Std),
+            RawMutex::Shuttle(m) => try_it!(m, Shuttle),
+            RawMutex::Loom(m) => try_it!(m, Loom),
+        }
+    }
+}
+
+impl<T> std::ops::Deref for RawGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match self {
+            RawGuard::Std(g) => g,
+            RawGuard::Shuttle(g) => g,
+            RawGuard::Loom(g) => g,
+        }
+    }
+}
+
+impl<T> std::ops::DerefMut for RawGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        match self {
+            RawGuard::Std(g) => g,
+            RawGuard::Shuttle(g) => g,
+            RawGuard::Loom(g) => g,
+        }
+    }
+}
+
+/// A word of the current backend that drivers race on (atomic_t, page counters).
+pub(crate) enum RawAtomic {
+    Std(std::sync::atomic::AtomicI64),
+    Shuttle(shuttle::sync::atomic::AtomicI64),
+    Loom(loom::sync::atomic::AtomicI64),
+}
+
+impl RawAtomic {
+    pub(crate) fn new(v: i64) -> Self {
+        match backend() {
+            BackendKind::Std => RawAtomic::Std(std::sync::atomic::AtomicI64::new(v)),
+            BackendKind::Shuttle => RawAtomic::Shuttle(shuttle::sync::atomic::AtomicI64::new(v)),
+            BackendKind::Loom => RawAtomic::Loom(loom::sync::atomic::AtomicI64::new(v)),
+        }
+    }
+
+    pub(crate) fn load(&self) -> i64 {
+        use std::sync::atomic::Ordering::SeqCst;
+        match self {
+            RawAtomic::Std(a) => a.load(SeqCst),
+            RawAtomic::Shuttle(a) => a.load(SeqCst),
+            RawAtomic::Loom(a) => a.load(SeqCst),
+        }
+    }
+
+    pub(crate) fn store(&self, v: i64) {
+        use std::sync::atomic::Ordering::SeqCst;
+        match self {
+            RawAtomic::Std(a) => a.store(v, SeqCst),
+            RawAtomic::Shuttle(a) => a.store(v, SeqCst),
+            RawAtomic::Loom(a) => a.store(v, SeqCst),
+        }
+    }
+
+    pub(crate) fn fetch_add(&self, v: i64) -> i64 {
+        use std::sync::atomic::Ordering::SeqCst;
+        match self {
+            RawAtomic::Std(a) => a.fetch_add(v, SeqCst),
+            RawAtomic::Shuttle(a) => a.fetch_add(v, SeqCst),
+            RawAtomic::Loom(a) => a.fetch_add(v, SeqCst),
+        }
+    }
+
+    pub(crate) fn compare_exchange(&self, old: i64, new: i64) -> Result<i64, i64> {
+        use std::sync::atomic::Ordering::SeqCst;
+        match self {
+            RawAtomic::Std(a) => a.compare_exchange(old, new, SeqCst, SeqCst),
+            RawAtomic::Shuttle(a) => a.compare_exchange(old, new, SeqCst, SeqCst),
+            RawAtomic::Loom(a) => a.compare_exchange(old, new, SeqCst, SeqCst),
+        }
+    }
+}
+
+/// Makes model state that drivers race on without a lock (radix-tree slots read under RCU, page
+/// ownership) visible to loom: loom reorders only operations on loom objects, so an unlocked read
+/// and a write of such state must each touch a loom atomic or loom never explores their two
+/// orders (the prototype's pitfall 1). Inert under std and shuttle.
+pub struct Ghost(Option<loom::sync::atomic::AtomicUsize>);
+
+impl Ghost {
+    pub(crate) fn new() -> Self {
+        match try_backend() {
+            Some(BackendKind::Loom) => Ghost(Some(loom::sync::atomic::AtomicUsize::new(0))),
+            _ => Ghost(None),
+        }
+    }
+
+    /// An unlocked read of the guarded state.
+    pub(crate) fn read(&self) {
+        if let Some(a) = &self.0 {
+            a.load(std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// A write of the guarded state.
+    pub(crate) fn write(&self) {
+        if let Some(a) = &self.0 {
+            a.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+impl std::fmt::Debug for Ghost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ghost")
+    }
+}
+
+/// A spawned backend task.
+pub(crate) enum RawJoin<T> {
+    Std(std::thread::JoinHandle<T>),
+    Shuttle(shuttle::thread::JoinHandle<T>),
+    Loom(loom::thread::JoinHandle<T>),
+}
+
+pub(crate) type JoinResult<T> = Result<T, Box<dyn std::any::Any + Send + 'static>>;
+
+impl<T> RawJoin<T> {
+    pub(crate) fn join(self) -> JoinResult<T> {
+        match self {
+            RawJoin::Std(h) => h.join(),
+            RawJoin::Shuttle(h) => h.join(),
+            RawJoin::Loom(h) => h.join(),
+        }
+    }
+}
+
+/// Spawns `f` as a new backend task. Under std the new OS thread inherits the run's backend.
+pub(crate) fn spawn_raw<T, F>(name: String, f: F) -> RawJoin<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match backend() {
+        BackendKind::Std => {
+            let hook = super::panic::in_run();
+            let h = std::thread::Builder::new()
+                .name(name)
+                .spawn(move || {
+                    set_backend(Some(BackendKind::Std));
+                    super::panic::set_in_run(hook);
+                    f()
+                })
+                .expect("ksim: the host could not spawn a thread");
+            RawJoin::Std(h)
+        }
+        BackendKind::Shuttle => {
+            let h = shuttle::thread::Builder::new().name(name).spawn(f).expect("shuttle spawn");
+            RawJoin::Shuttle(h)
+        }
+        BackendKind::Loom => RawJoin::Loom(loom::thread::spawn(f)),
+    }
+}

@@ -1,0 +1,292 @@
+//! One execution of a run (fresh kernel state: tasks, trace, simulated time) and the state shared
+//! by all executions of a run (configuration, lock graph, reports).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::config::Config;
+use super::lockdep::LockGraph;
+use super::report::{Report, Reported, Violation};
+use super::runner::RunSpec;
+use super::task::{TaskCell, TaskKind};
+use super::trace::{Cat, Event, Trace};
+
+/// How many distinct traces a run keeps (one per distinct behaviour, not per permutation).
+const MAX_DISTINCT_TRACES: usize = 64;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What a run has found so far.
+#[derive(Default)]
+pub(crate) struct RunResults {
+    pub reports: Vec<Report>,
+    pub failed_trace: Option<Trace>,
+    pub first_trace: Option<Trace>,
+    pub distinct: BTreeMap<u64, Trace>,
+}
+
+/// State shared by every execution of one run.
+pub(crate) struct RunShared {
+    pub config: Config,
+    pub spec: RunSpec,
+    pub lockdep: Mutex<LockGraph>,
+    pub results: Mutex<RunResults>,
+    pub executions: AtomicU64,
+    pub current: Mutex<Option<Arc<Exec>>>,
+    /// Set by a report under shuttle: the recording scheduler then ends the execution (and the
+    /// run) quietly instead of letting a panic through shuttle, which prints for every task
+    /// panic.
+    pub stop: AtomicBool,
+}
+
+impl RunShared {
+    pub(crate) fn new(config: Config, spec: RunSpec) -> Self {
+        RunShared {
+            config,
+            spec,
+            lockdep: Mutex::new(LockGraph::default()),
+            results: Mutex::new(RunResults::default()),
+            executions: AtomicU64::new(0),
+            current: Mutex::new(None),
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn lockdep(&self) -> MutexGuard<'_, LockGraph> {
+        lock(&self.lockdep)
+    }
+
+    pub(crate) fn results(&self) -> MutexGuard<'_, RunResults> {
+        lock(&self.results)
+    }
+
+    /// The `replay:` line for a failure in execution `index`.
+    pub(crate) fn replay_line(&self, index: u64) -> (String, String) {
+        let token = self.spec.token(index);
+        let line = if self.spec.scenario.is_some() {
+            format!("replay: ksim replay {token}")
+        } else {
+            format!("replay: ksim::Runner::replay(\"{token}\")")
+        };
+        (token, line)
+    }
+}
+
+/// The kernel state of one execution.
+pub struct Exec {
+    pub(crate) run: Arc<RunShared>,
+    /// Execution index within the run (0-based).
+    pub index: u64,
+    tasks: Mutex<Vec<Arc<TaskCell>>>,
+    next_pid: AtomicU32,
+    trace: Mutex<Vec<Event>>,
+    seq: AtomicU64,
+    jiffies: AtomicU64,
+    last_report_jiffy: Mutex<Option<u64>>,
+    failed: AtomicBool,
+    /// Registered interrupt handlers, by irq line.
+    pub(crate) irqs: Mutex<BTreeMap<u32, Arc<crate::interrupt::IrqAction>>>,
+}
+
+impl std::fmt::Debug for Exec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Exec#{}", self.index)
+    }
+}
+
+impl Exec {
+    pub(crate) fn new(run: Arc<RunShared>, index: u64) -> Self {
+        Exec {
+            run,
+            index,
+            tasks: Mutex::new(Vec::new()),
+            next_pid: AtomicU32::new(1),
+            trace: Mutex::new(Vec::new()),
+            seq: AtomicU64::new(0),
+            jiffies: AtomicU64::new(0),
+            last_report_jiffy: Mutex::new(None),
+            failed: AtomicBool::new(false),
+            irqs: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The run's configuration.
+    pub fn config(&self) -> &Config {
+        &self.run.config
+    }
+
+    /// Creates a task with the next pid.
+    pub(crate) fn new_task(self: &Arc<Self>, name: &str, kind: TaskKind) -> Arc<TaskCell> {
+        let pid = self.next_pid.fetch_add(1, Ordering::Relaxed);
+        let t = Arc::new(TaskCell::new(pid, Arc::from(name), kind, self.clone()));
+        lock(&self.tasks).push(t.clone());
+        t
+    }
+
+    /// Every task created in this execution, in pid order.
+    pub(crate) fn tasks(&self) -> Vec<Arc<TaskCell>> {
+        lock(&self.tasks).clone()
+    }
+
+    /// Whether a report has been made in this execution.
+    pub(crate) fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Simulated jiffies.
+    pub fn jiffies(&self) -> u64 {
+        self.jiffies.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn advance_jiffies(&self, n: u64) {
+        self.jiffies.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Records an event for `task` (no-op with the trace off).
+    pub(crate) fn emit(
+        &self,
+        task: &TaskCell,
+        cat: Cat,
+        name: &'static str,
+        detail: impl FnOnce() -> String,
+    ) {
+        if !self.run.config.trace {
+            return;
+        }
+        let (preempt_count, irqs_off) = {
+            let st = task.state();
+            (st.preempt_count, st.irqs_disabled)
+        };
+        let mut tr = lock(&self.trace);
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        tr.push(Event {
+            seq,
+            pid: task.pid,
+            task: task.name.clone(),
+            preempt_count,
+            irqs_off,
+            cat,
+            name,
+            detail: detail(),
+        });
+    }
+
+    /// The trace so far.
+    pub(crate) fn trace(&self) -> Trace {
+        Trace { events: lock(&self.trace).clone() }
+    }
+
+    /// The `Call trace (simulated):` block: the innermost API call, then the task's frames.
+    fn call_trace(task: &TaskCell, innermost: &str) -> String {
+        let frames = task.state().frames.clone();
+        let mut s = String::from("Call trace (simulated):\n ");
+        s.push_str(innermost);
+        for f in frames.iter().rev() {
+            s.push_str(" <- ");
+            s.push_str(f);
+        }
+        s.push('\n');
+        s
+    }
+
+    /// Reports a violation by `task`: the kernel text in `body`, then the call trace and the
+    /// replay line. With `panic_on_report` the execution stops here (a quiet panic the runner
+    /// catches); otherwise the task continues, as in the kernel.
+    pub(crate) fn report(&self, task: &TaskCell, kind: Violation, body: String, innermost: &str) {
+        if kind == Violation::SleepInAtomic && self.run.config.rate_limit {
+            // ___might_sleep: `if (time_before(jiffies, prev_jiffy + HZ) && prev_jiffy) return;`
+            let now = self.jiffies();
+            let mut last = lock(&self.last_report_jiffy);
+            if let Some(prev) = *last {
+                if now < prev + self.run.config.hz {
+                    return;
+                }
+            }
+            *last = Some(now);
+        }
+        let (token, replay) = self.run.replay_line(self.index);
+        let mut text = body;
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&Self::call_trace(task, innermost));
+        let _ = writeln!(text, "{replay}");
+        self.emit(task, Cat::Report, "report", || kind.name().to_string());
+        let report =
+            Report { kind, text, pid: task.pid, task: task.name.to_string(), execution: self.index, token };
+        self.failed.store(true, Ordering::Relaxed);
+        {
+            let mut r = self.run.results();
+            if r.reports.is_empty() {
+                r.failed_trace = Some(self.trace());
+            }
+            r.reports.push(report);
+        }
+        if self.run.config.panic_on_report || kind == Violation::Bug {
+            self.stop_execution(kind);
+        }
+    }
+
+    /// Ends the execution after a report. Under shuttle the scheduler is asked to stop at the
+    /// next scheduling point, which never returns here; elsewhere (or if it did return) a quiet
+    /// panic unwinds to the runner.
+    pub(crate) fn stop_execution(&self, kind: Violation) -> ! {
+        if super::backend::try_backend() == Some(super::backend::BackendKind::Shuttle) {
+            self.run.stop.store(true, Ordering::SeqCst);
+            shuttle::thread::yield_now();
+        }
+        std::panic::panic_any(Reported(kind))
+    }
+
+    /// Records a report that was not raised by a check (a panic, a deadlock) without panicking.
+    pub(crate) fn record_external(&self, task: Option<&TaskCell>, kind: Violation, body: String) {
+        let (token, replay) = self.run.replay_line(self.index);
+        let mut text = body;
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        if let Some(t) = task {
+            text.push_str(&Self::call_trace(t, "panic"));
+        }
+        let _ = writeln!(text, "{replay}");
+        self.failed.store(true, Ordering::Relaxed);
+        let mut r = self.run.results();
+        if r.reports.is_empty() {
+            r.failed_trace = Some(self.trace());
+        }
+        r.reports.push(Report {
+            kind,
+            text,
+            pid: task.map_or(0, |t| t.pid),
+            task: task.map_or_else(String::new, |t| t.name.to_string()),
+            execution: self.index,
+            token,
+        });
+    }
+
+    /// Drops the execution's references to its tasks and handlers (they point back at it).
+    pub(crate) fn teardown(&self) {
+        lock(&self.tasks).clear();
+        lock(&self.irqs).clear();
+    }
+
+    /// Keeps the trace of a finished execution if its behaviour is new.
+    pub(crate) fn keep_trace(&self) {
+        if !self.run.config.trace {
+            return;
+        }
+        let t = self.trace();
+        let mut r = self.run.results();
+        if r.first_trace.is_none() {
+            r.first_trace = Some(t.clone());
+        }
+        if r.distinct.len() < MAX_DISTINCT_TRACES {
+            let fp = t.fingerprint();
+            r.distinct.entry(fp).or_insert(t);
+        }
+    }
+}

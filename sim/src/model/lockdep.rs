@@ -1,0 +1,224 @@
+//! lockdep-lite (`kernel/locking/lockdep.c`): lock classes keyed by name, their irq-usage bits,
+//! and the dependency graph, accumulated across every execution of a run, so an AB-BA order is
+//! reported even when no execution deadlocked. Report text follows lockdep's.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt::Write as _;
+
+use super::report::Violation;
+use super::task::{HeldLock, Site, TaskCell, TaskState};
+use crate::preempt::{HARDIRQ_MASK, SOFTIRQ_MASK, SOFTIRQ_OFFSET};
+
+/// lockdep's per-class usage bits, for the `{+.+.}` column.
+#[derive(Clone, Copy, Debug, Default)]
+struct Usage {
+    hardirq_on: bool,
+    in_hardirq: bool,
+    softirq_on: bool,
+    in_softirq: bool,
+}
+
+fn usage_char(on: bool, used_in: bool) -> char {
+    match (used_in, on) {
+        (true, true) => '?',
+        (true, false) => '-',
+        (false, true) => '+',
+        (false, false) => '.',
+    }
+}
+
+/// Where an edge A -> B was first seen: B taken at `next` while A (taken at `prev`) was held.
+#[derive(Clone, Debug)]
+struct Edge {
+    prev: Site,
+    next: Site,
+    task: String,
+}
+
+/// The run-wide lock graph.
+#[derive(Debug, Default)]
+pub(crate) struct LockGraph {
+    usage: BTreeMap<&'static str, Usage>,
+    edges: BTreeMap<&'static str, BTreeMap<&'static str, Edge>>,
+}
+
+impl LockGraph {
+    /// `(name){+.+.}` as lockdep prints a class.
+    pub(crate) fn class(&self, class: &str) -> String {
+        let u = self.usage.get(class).copied().unwrap_or_default();
+        format!(
+            "({class}){{{}.{}.}}",
+            usage_char(u.hardirq_on, u.in_hardirq),
+            usage_char(u.softirq_on, u.in_softirq)
+        )
+    }
+
+    /// lockdep's held-locks listing ("%d lock%s held by %s/%d:").
+    pub(crate) fn held_locks(&self, task: &TaskCell, held: &[HeldLock]) -> String {
+        let mut s = String::new();
+        if held.is_empty() {
+            let _ = writeln!(s, "no locks held by {}/{}.", task.name, task.pid);
+            return s;
+        }
+        let n = held.len();
+        let plural = if n == 1 { "" } else { "s" };
+        let _ = writeln!(s, "{n} lock{plural} held by {}/{}:", task.name, task.pid);
+        for (i, h) in held.iter().enumerate() {
+            let _ = writeln!(s, " #{i}: {}, at: {}", self.class(h.class), h.site.file_line());
+        }
+        s
+    }
+
+    /// Records the acquisition of `class` by a task in state `st` and checks it against the
+    /// locks the task holds. Returns the violation and its report body, if any.
+    pub(crate) fn acquire(
+        &mut self,
+        task: &TaskCell,
+        st: &TaskState,
+        class: &'static str,
+        instance: usize,
+        site: Site,
+    ) -> Option<(Violation, String)> {
+        let u = self.usage.entry(class).or_default();
+        if !st.irqs_disabled {
+            u.hardirq_on = true;
+        }
+        if st.preempt_count & HARDIRQ_MASK != 0 {
+            u.in_hardirq = true;
+        }
+        if st.preempt_count & SOFTIRQ_MASK == 0 {
+            u.softirq_on = true;
+        }
+        if st.preempt_count & SOFTIRQ_OFFSET != 0 {
+            u.in_softirq = true;
+        }
+        if let Some(h) = st.held.iter().find(|h| h.class == class) {
+            let deadlock = h.instance == instance;
+            return Some((Violation::RecursiveLocking, self.recursive(task, st, h, site, deadlock)));
+        }
+        for h in &st.held {
+            if let Some(chain) = self.path(class, h.class) {
+                return Some((
+                    Violation::LockOrderInversion,
+                    self.circular(task, st, h, class, site, &chain),
+                ));
+            }
+        }
+        for h in &st.held {
+            self.edges.entry(h.class).or_default().entry(class).or_insert_with(|| Edge {
+                prev: h.site,
+                next: site,
+                task: format!("{}/{}", task.name, task.pid),
+            });
+        }
+        None
+    }
+
+    /// A path of existing edges from `from` to `to`, breadth first (shortest), as class names.
+    fn path(&self, from: &'static str, to: &'static str) -> Option<Vec<&'static str>> {
+        let mut prev: BTreeMap<&'static str, &'static str> = BTreeMap::new();
+        let mut seen = BTreeSet::from([from]);
+        let mut queue = VecDeque::from([from]);
+        while let Some(c) = queue.pop_front() {
+            if c == to {
+                let mut chain = vec![to];
+                let mut at = to;
+                while let Some(p) = prev.get(at) {
+                    chain.push(p);
+                    at = p;
+                }
+                chain.reverse();
+                return Some(chain);
+            }
+            for next in self.edges.get(c).into_iter().flat_map(|m| m.keys()) {
+                if seen.insert(next) {
+                    prev.insert(next, c);
+                    queue.push_back(next);
+                }
+            }
+        }
+        None
+    }
+
+    fn recursive(&self, task: &TaskCell, st: &TaskState, held: &HeldLock, site: Site, same: bool) -> String {
+        let mut s = String::new();
+        let c = self.class(held.class);
+        s.push_str("============================================\n");
+        s.push_str("WARNING: possible recursive locking detected\n");
+        s.push_str("--------------------------------------------\n");
+        let _ = writeln!(s, "{}/{} is trying to acquire lock:", task.name, task.pid);
+        let _ = writeln!(s, " {c}, at: {}", site.file_line());
+        s.push_str("\nbut task is already holding lock:\n");
+        let _ = writeln!(s, " {c}, at: {}", held.site.file_line());
+        s.push_str("\nother info that might help us debug this:\n");
+        s.push_str(" Possible unsafe locking scenario:\n\n       CPU0\n       ----\n");
+        let _ = writeln!(s, "  lock({});\n  lock({});", held.class, held.class);
+        s.push_str("\n *** DEADLOCK ***\n\n");
+        if same {
+            s.push_str(" The same lock instance: this task deadlocks on itself.\n\n");
+        } else {
+            s.push_str(" May be due to missing lock nesting notation\n\n");
+        }
+        s.push_str(&self.held_locks(task, &st.held));
+        s
+    }
+
+    fn circular(
+        &self,
+        task: &TaskCell,
+        st: &TaskState,
+        held: &HeldLock,
+        class: &'static str,
+        site: Site,
+        chain: &[&'static str],
+    ) -> String {
+        let mut s = String::new();
+        s.push_str("======================================================\n");
+        s.push_str("WARNING: possible circular locking dependency detected\n");
+        s.push_str("------------------------------------------------------\n");
+        let _ = writeln!(s, "{}/{} is trying to acquire lock:", task.name, task.pid);
+        let _ = writeln!(s, " {}, at: {}", self.class(class), site.file_line());
+        s.push_str("\nbut task is already holding lock:\n");
+        let _ = writeln!(s, " {}, at: {}", self.class(held.class), held.site.file_line());
+        s.push_str("\nwhich lock already depends on the new lock.\n\n");
+        s.push_str("\nthe existing dependency chain (in reverse order) is:\n");
+        for (i, pair) in chain.windows(2).enumerate().rev() {
+            let e = &self.edges[pair[0]][pair[1]];
+            let _ = writeln!(
+                s,
+                "\n-> #{} {}:\n       {} taken at {} while holding {} (taken at {}) by {}",
+                i,
+                self.class(pair[1]),
+                pair[1],
+                e.next.file_line(),
+                pair[0],
+                e.prev.file_line(),
+                e.task
+            );
+        }
+        s.push_str("\nother info that might help us debug this:\n\n");
+        s.push_str(" Possible unsafe locking scenario:\n\n");
+        s.push_str("       CPU0                    CPU1\n       ----                    ----\n");
+        let _ = writeln!(s, "  lock({});", held.class);
+        let _ = writeln!(s, "                               lock({class});");
+        let _ = writeln!(s, "                               lock({});", held.class);
+        let _ = writeln!(s, "  lock({class});");
+        s.push_str("\n *** DEADLOCK ***\n\n");
+        s.push_str(&self.held_locks(task, &st.held));
+        s
+    }
+
+    /// lockdep's "bad unlock balance detected!" body.
+    pub(crate) fn bad_unlock(&self, task: &TaskCell, st: &TaskState, class: &str, site: Site) -> String {
+        let mut s = String::new();
+        s.push_str("=====================================\n");
+        s.push_str("WARNING: bad unlock balance detected!\n");
+        s.push_str("-------------------------------------\n");
+        let _ = writeln!(s, "{}/{} is trying to release lock ({class}) at:", task.name, task.pid);
+        let _ = writeln!(s, "{}", site.file_line());
+        s.push_str("but there are no more locks to release!\n\n");
+        s.push_str("other info that might help us debug this:\n");
+        s.push_str(&self.held_locks(task, &st.held));
+        s
+    }
+}

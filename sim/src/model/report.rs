@@ -1,0 +1,104 @@
+//! Violations and their reports: the kernel's report text plus ksim's simulated call trace and
+//! the one command that replays the run.
+
+use std::fmt;
+
+/// The kinds of contract violation ksim reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Violation {
+    /// "BUG: sleeping function called from invalid context" (`___might_sleep`).
+    SleepInAtomic,
+    /// "BUG: scheduling while atomic" (`__schedule_bug`): a task really blocked in atomic context.
+    SchedulingWhileAtomic,
+    /// lockdep "possible recursive locking detected" (AA).
+    RecursiveLocking,
+    /// lockdep "bad unlock balance detected!".
+    BadUnlock,
+    /// lockdep "possible circular locking dependency detected" (AB-BA), accumulated over every
+    /// execution of a run.
+    LockOrderInversion,
+    /// A task, work item or handler returned with preempt_count, irqs, RCU or locks not restored.
+    UnbalancedContext,
+    /// Every task blocked (the backend's deadlock detection).
+    Deadlock,
+    /// A driver `BUG_ON()` / `BUG()`.
+    Bug,
+    /// Any other panic inside the simulation (a driver or harness bug).
+    Panic,
+}
+
+impl Violation {
+    /// Every kind, in order.
+    pub const ALL: &'static [Violation] = &[
+        Violation::SleepInAtomic,
+        Violation::SchedulingWhileAtomic,
+        Violation::RecursiveLocking,
+        Violation::BadUnlock,
+        Violation::LockOrderInversion,
+        Violation::UnbalancedContext,
+        Violation::Deadlock,
+        Violation::Bug,
+        Violation::Panic,
+    ];
+
+    /// Stable kebab-case name used in KTAP, tokens and expectations.
+    pub fn name(self) -> &'static str {
+        match self {
+            Violation::SleepInAtomic => "sleep-in-atomic",
+            Violation::SchedulingWhileAtomic => "scheduling-while-atomic",
+            Violation::RecursiveLocking => "recursive-locking",
+            Violation::BadUnlock => "bad-unlock",
+            Violation::LockOrderInversion => "lock-order-inversion",
+            Violation::UnbalancedContext => "unbalanced-context",
+            Violation::Deadlock => "deadlock",
+            Violation::Bug => "bug",
+            Violation::Panic => "panic",
+        }
+    }
+
+    /// Parses [`Violation::name`].
+    pub fn from_name(s: &str) -> Option<Violation> {
+        Violation::ALL.iter().copied().find(|v| v.name() == s)
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One report, as the kernel would print it, with ksim's additions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// What was violated.
+    pub kind: Violation,
+    /// The full text: kernel lines, `Call trace (simulated):`, `replay:`.
+    pub text: String,
+    /// pid of the offending task.
+    pub pid: u32,
+    /// Name of the offending task.
+    pub task: String,
+    /// Index of the execution (0-based) in which it was found.
+    pub execution: u64,
+    /// The replay token (argument of `ksim replay`).
+    pub token: String,
+}
+
+impl Report {
+    /// The first line (the kernel's headline).
+    pub fn headline(&self) -> &str {
+        self.text.lines().find(|l| !l.starts_with('=') && !l.starts_with('-') && !l.is_empty()).unwrap_or("")
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// The marker a violation panics with, so loom and shuttle stop and keep the failing schedule;
+/// ksim's panic hook keeps it quiet.
+#[derive(Debug)]
+pub(crate) struct Reported(pub Violation);

@@ -1,0 +1,226 @@
+//! The event trace of one execution (ARCHITECTURE §6): one line per event with ftrace-like
+//! columns, stable across runs; views select categories (the allocation view is what snapshots
+//! use); JSON Lines and Chrome/Perfetto trace-event JSON for tools.
+
+use std::fmt::Write as _;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// Event category, for views.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cat {
+    /// Task spawn / exit.
+    Task,
+    /// preempt / irq / bh / RCU context changes.
+    Context,
+    /// Lock acquire / release.
+    Lock,
+    /// might_sleep checks, sleeps, schedule.
+    Sleep,
+    /// Page allocation, free, preload, kmap (the allocation view).
+    Mem,
+    /// Block layer: bio submit / end, ioctls.
+    Block,
+    /// DAX direct_access calls and results.
+    Dax,
+    /// Violations.
+    Report,
+}
+
+impl Cat {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cat::Task => "task",
+            Cat::Context => "context",
+            Cat::Lock => "lock",
+            Cat::Sleep => "sleep",
+            Cat::Mem => "mem",
+            Cat::Block => "block",
+            Cat::Dax => "dax",
+            Cat::Report => "report",
+        }
+    }
+}
+
+/// One trace event.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Event {
+    /// Order within the execution.
+    pub seq: u64,
+    /// Task pid.
+    pub pid: u32,
+    /// Task name.
+    pub task: Arc<str>,
+    /// preempt_count after the event.
+    pub preempt_count: u32,
+    /// irqs disabled after the event.
+    pub irqs_off: bool,
+    /// Category.
+    pub cat: Cat,
+    /// Event name (usually the API).
+    pub name: &'static str,
+    /// Details, already formatted.
+    pub detail: String,
+}
+
+impl Event {
+    /// ftrace's irq-info columns: irqs-off, need-resched, hardirq/softirq, preempt depth.
+    pub fn flags(&self) -> String {
+        use crate::preempt::{HARDIRQ_MASK, SOFTIRQ_OFFSET};
+        let irq = if self.irqs_off { 'd' } else { '.' };
+        let hs = match (self.preempt_count & HARDIRQ_MASK != 0, self.preempt_count & SOFTIRQ_OFFSET != 0) {
+            (true, true) => 'H',
+            (true, false) => 'h',
+            (false, true) => 's',
+            _ => '.',
+        };
+        let depth = self.preempt_count & 0xff;
+        let d = if depth == 0 { '.' } else { std::char::from_digit(depth.min(15), 16).unwrap_or('f') };
+        format!("{irq}.{hs}{d}")
+    }
+
+    /// One text line.
+    pub fn line(&self) -> String {
+        let who = format!("{}-{}", self.task, self.pid);
+        let mut s = format!("{who:>16} {} {:>6}: {}", self.flags(), self.seq, self.name);
+        if !self.detail.is_empty() {
+            s.push_str(": ");
+            s.push_str(&self.detail);
+        }
+        s
+    }
+}
+
+/// The trace of one execution.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Trace {
+    /// Events in order.
+    pub events: Vec<Event>,
+}
+
+impl Trace {
+    /// Every event as text, one line each.
+    pub fn text(&self) -> String {
+        lines(self.events.iter())
+    }
+
+    /// The allocation view: page allocator, free, preload and kmap events.
+    pub fn allocations(&self) -> String {
+        self.view(&[Cat::Mem])
+    }
+
+    /// Only the given categories, as text.
+    pub fn view(&self, cats: &[Cat]) -> String {
+        lines(self.events.iter().filter(|e| cats.contains(&e.cat)))
+    }
+
+    /// The events of one category.
+    pub fn of(&self, cat: Cat) -> impl Iterator<Item = &Event> {
+        self.events.iter().filter(move |e| e.cat == cat)
+    }
+
+    /// JSON Lines, one object per event.
+    pub fn jsonl(&self, cats: Option<&[Cat]>) -> String {
+        let mut out = String::new();
+        for e in self.events.iter().filter(|e| cats.is_none_or(|c| c.contains(&e.cat))) {
+            let _ = writeln!(
+                out,
+                "{{\"seq\":{},\"pid\":{},\"task\":{},\"flags\":\"{}\",\"preempt_count\":{},\"irqs_off\":{},\"cat\":\"{}\",\"event\":{},\"detail\":{}}}",
+                e.seq,
+                e.pid,
+                json_str(&e.task),
+                e.flags(),
+                e.preempt_count,
+                e.irqs_off,
+                e.cat.name(),
+                json_str(e.name),
+                json_str(&e.detail)
+            );
+        }
+        out
+    }
+
+    /// Chrome/Perfetto trace-event JSON: one track per task, every event an instant, and each
+    /// stretch with preemption or irqs disabled a slice named `atomic` (timestamps are sequence
+    /// numbers in microseconds: the simulation has no wall clock).
+    pub fn perfetto(&self) -> String {
+        let mut ev: Vec<String> = Vec::new();
+        let mut tasks: Vec<(u32, &str)> = Vec::new();
+        let mut open: Vec<(u32, bool)> = Vec::new();
+        for e in &self.events {
+            if !tasks.iter().any(|(p, _)| *p == e.pid) {
+                tasks.push((e.pid, &e.task));
+            }
+            let atomic = e.preempt_count != 0 || e.irqs_off;
+            let was = open.iter().find(|(p, _)| *p == e.pid).is_some_and(|(_, a)| *a);
+            if atomic && !was {
+                ev.push(format!(
+                    "{{\"name\":\"atomic\",\"cat\":\"context\",\"ph\":\"B\",\"ts\":{},\"pid\":1,\"tid\":{}}}",
+                    e.seq, e.pid
+                ));
+            }
+            if !atomic && was {
+                ev.push(format!(
+                    "{{\"name\":\"atomic\",\"cat\":\"context\",\"ph\":\"E\",\"ts\":{},\"pid\":1,\"tid\":{}}}",
+                    e.seq, e.pid
+                ));
+            }
+            open.retain(|(p, _)| *p != e.pid);
+            open.push((e.pid, atomic));
+            ev.push(format!(
+                "{{\"name\":{},\"cat\":\"{}\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{},\"pid\":1,\"tid\":{},\"args\":{{\"detail\":{},\"flags\":\"{}\"}}}}",
+                json_str(e.name), e.cat.name(), e.seq, e.pid, json_str(&e.detail), e.flags()
+            ));
+        }
+        let end = self.events.last().map_or(0, |e| e.seq + 1);
+        for (pid, atomic) in open {
+            if atomic {
+                ev.push(format!("{{\"name\":\"atomic\",\"cat\":\"context\",\"ph\":\"E\",\"ts\":{end},\"pid\":1,\"tid\":{pid}}}"));
+            }
+        }
+        for (pid, name) in tasks {
+            ev.push(format!(
+                "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{pid},\"args\":{{\"name\":{}}}}}",
+                json_str(&format!("{name}-{pid}"))
+            ));
+        }
+        format!("{{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n{}\n]}}\n", ev.join(",\n"))
+    }
+
+    /// A hash of everything but sequence numbers, to keep one trace per distinct behaviour.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.hash(&mut h);
+        h.finish()
+    }
+}
+
+fn lines<'a>(events: impl Iterator<Item = &'a Event>) -> String {
+    let mut out = String::new();
+    for e in events {
+        out.push_str(&e.line());
+        out.push('\n');
+    }
+    out
+}
+
+/// A JSON string literal.
+pub fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -1,0 +1,227 @@
+//! `include/linux/spinlock.h` / `spinlock_api_smp.h`: `spinlock_t` and its variants, with the
+//! kernel's preempt_count accounting (facts §3.2):
+//!
+//! | call                    | effect                                   |
+//! |-------------------------|------------------------------------------|
+//! | `spin_lock`             | `preempt_disable()` (+1)                 |
+//! | `spin_lock_irq`         | `local_irq_disable()` + `preempt_disable()` |
+//! | `spin_lock_irqsave`     | `local_irq_save()` + `preempt_disable()` |
+//! | `spin_lock_bh`          | `SOFTIRQ_LOCK_OFFSET` (+0x201)           |
+//!
+//! then lockdep's acquire check, then the lock itself (a scheduling point). Unlocking runs the
+//! same steps backwards. Guards unlock on drop; the kernel-named functions take and return them.
+
+use std::panic::Location;
+
+use crate::bottom_half::{bh_disable, bh_enable};
+use crate::irqflags::set_irqs;
+use crate::lockdep::{lock_acquire, lock_release};
+use crate::model::backend::{RawGuard, RawMutex};
+use crate::model::current;
+use crate::model::task::{LockKind, Site, TaskCell};
+use crate::preempt::{count_add, count_sub, PREEMPT_OFFSET, SOFTIRQ_LOCK_OFFSET};
+
+/// `spinlock_t` protecting a `T`. The name is its lockdep class.
+pub struct SpinLock<T> {
+    raw: RawMutex<T>,
+    name: &'static str,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flavour {
+    Plain,
+    Irq,
+    IrqSave(bool),
+    Bh,
+}
+
+/// A held spinlock; unlocks (and restores the context) when dropped.
+pub struct SpinLockGuard<'a, T> {
+    guard: Option<RawGuard<'a, T>>,
+    lock: &'a SpinLock<T>,
+    flavour: Flavour,
+    task: std::sync::Arc<TaskCell>,
+    /// Where it was taken: an implicit unlock (end of scope) is traced at the taking site.
+    taken_at: &'static Location<'static>,
+}
+
+impl<T> SpinLock<T> {
+    /// `spin_lock_init()` / `DEFINE_SPINLOCK()`: a new unlocked spinlock of lockdep class `name`.
+    pub fn new(value: T, name: &'static str) -> Self {
+        SpinLock { raw: RawMutex::new(value), name }
+    }
+
+    /// The lockdep class name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn id(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    #[track_caller]
+    fn acquire(&self, flavour: Flavour, op: &'static str) -> SpinLockGuard<'_, T> {
+        let t = current();
+        let site = Site { at: Location::caller(), op };
+        let cfg_count = t.exec.config().preempt_count;
+        match flavour {
+            Flavour::Bh => bh_disable(
+                &t,
+                if cfg_count { SOFTIRQ_LOCK_OFFSET } else { SOFTIRQ_LOCK_OFFSET - PREEMPT_OFFSET },
+                site,
+            ),
+            Flavour::Irq | Flavour::IrqSave(_) => {
+                set_irqs(&t, true, site);
+                if cfg_count {
+                    count_add(&t, PREEMPT_OFFSET, site);
+                }
+            }
+            Flavour::Plain => {
+                if cfg_count {
+                    count_add(&t, PREEMPT_OFFSET, site);
+                }
+            }
+        }
+        lock_acquire(&t, self.name, self.id(), LockKind::Spin, site);
+        let guard = self.raw.lock();
+        SpinLockGuard { guard: Some(guard), lock: self, flavour, task: t, taken_at: site.at }
+    }
+
+    /// `spin_lock(&lock)`.
+    ///
+    /// # Context
+    /// Any but NMI; does not sleep; the holder is atomic (+1) until unlock.
+    #[track_caller]
+    pub fn lock(&self) -> SpinLockGuard<'_, T> {
+        self.acquire(Flavour::Plain, "spin_lock")
+    }
+
+    /// `spin_lock_irq(&lock)`: also disables irqs (re-enabled unconditionally at unlock).
+    #[track_caller]
+    pub fn lock_irq(&self) -> SpinLockGuard<'_, T> {
+        self.acquire(Flavour::Irq, "spin_lock_irq")
+    }
+
+    /// `spin_lock_irqsave(&lock, flags)`: disables irqs, restores the saved state at unlock.
+    #[track_caller]
+    pub fn lock_irqsave(&self) -> SpinLockGuard<'_, T> {
+        let was = current().state().irqs_disabled;
+        self.acquire(Flavour::IrqSave(was), "spin_lock_irqsave")
+    }
+
+    /// `spin_lock_bh(&lock)`: disables bottom halves (+0x201).
+    #[track_caller]
+    pub fn lock_bh(&self) -> SpinLockGuard<'_, T> {
+        self.acquire(Flavour::Bh, "spin_lock_bh")
+    }
+}
+
+impl<T> SpinLockGuard<'_, T> {
+    /// Unlocks at the caller's location (dropping the guard unlocks too, located at the drop).
+    #[track_caller]
+    pub fn unlock(mut self) {
+        self.release(Location::caller());
+    }
+
+    fn release(&mut self, at: &'static Location<'static>) {
+        let Some(g) = self.guard.take() else { return };
+        let t = self.task.clone();
+        if std::thread::panicking() {
+            // Unwinding after a report: release quietly, no further checks.
+            drop(g);
+            return;
+        }
+        let op = match self.flavour {
+            Flavour::Plain => "spin_unlock",
+            Flavour::Irq => "spin_unlock_irq",
+            Flavour::IrqSave(_) => "spin_unlock_irqrestore",
+            Flavour::Bh => "spin_unlock_bh",
+        };
+        lock_release(&t, self.lock.name, self.lock.id(), at, op);
+        drop(g);
+        let site = Site { at, op };
+        let cfg_count = t.exec.config().preempt_count;
+        match self.flavour {
+            Flavour::Bh => bh_enable(
+                &t,
+                if cfg_count { SOFTIRQ_LOCK_OFFSET } else { SOFTIRQ_LOCK_OFFSET - PREEMPT_OFFSET },
+                site,
+            ),
+            Flavour::Irq | Flavour::IrqSave(_) => {
+                if cfg_count {
+                    count_sub(&t, PREEMPT_OFFSET, site);
+                }
+                let disabled = matches!(self.flavour, Flavour::IrqSave(true));
+                set_irqs(&t, disabled, site);
+            }
+            Flavour::Plain => {
+                if cfg_count {
+                    count_sub(&t, PREEMPT_OFFSET, site);
+                }
+            }
+        }
+    }
+}
+
+impl<T> Drop for SpinLockGuard<'_, T> {
+    fn drop(&mut self) {
+        self.release(self.taken_at);
+    }
+}
+
+impl<T> std::ops::Deref for SpinLockGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.guard.as_ref().expect("spinlock guard used after unlock")
+    }
+}
+
+impl<T> std::ops::DerefMut for SpinLockGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.guard.as_mut().expect("spinlock guard used after unlock")
+    }
+}
+
+/// `spin_lock(&lock)`.
+#[track_caller]
+pub fn spin_lock<T>(lock: &SpinLock<T>) -> SpinLockGuard<'_, T> {
+    lock.acquire(Flavour::Plain, "spin_lock")
+}
+
+/// `spin_unlock(&lock)`.
+#[track_caller]
+pub fn spin_unlock<T>(guard: SpinLockGuard<'_, T>) {
+    guard.unlock_at(Location::caller());
+}
+
+/// `spin_lock_irq(&lock)`.
+#[track_caller]
+pub fn spin_lock_irq<T>(lock: &SpinLock<T>) -> SpinLockGuard<'_, T> {
+    lock.acquire(Flavour::Irq, "spin_lock_irq")
+}
+
+/// `spin_lock_irqsave(&lock, flags)`.
+#[track_caller]
+pub fn spin_lock_irqsave<T>(lock: &SpinLock<T>) -> SpinLockGuard<'_, T> {
+    let was = current().state().irqs_disabled;
+    lock.acquire(Flavour::IrqSave(was), "spin_lock_irqsave")
+}
+
+/// `spin_unlock_irqrestore(&lock, flags)`.
+#[track_caller]
+pub fn spin_unlock_irqrestore<T>(guard: SpinLockGuard<'_, T>) {
+    guard.unlock_at(Location::caller());
+}
+
+/// `spin_lock_bh(&lock)`.
+#[track_caller]
+pub fn spin_lock_bh<T>(lock: &SpinLock<T>) -> SpinLockGuard<'_, T> {
+    lock.acquire(Flavour::Bh, "spin_lock_bh")
+}
+
+impl<T> SpinLockGuard<'_, T> {
+    fn unlock_at(mut self, at: &'static Location<'static>) {
+        self.release(at);
+    }
+}
