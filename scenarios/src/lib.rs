@@ -1,1 +1,11 @@
-//! placeholder
+//! The ksim scenario catalogue: named scenarios with expected verdicts, their settings, and how
+//! each runs under each scheduler.
+
+#![forbid(unsafe_code)]
+
+pub mod catalogue;
+pub mod scenario;
+pub mod settings;
+
+pub use scenario::{default_schedulers, Body, Expect, Scenario};
+pub use settings::{Key, Settings, KEYS};

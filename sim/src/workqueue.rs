@@ -58,17 +58,9 @@ pub fn alloc_workqueue(name: &str) -> Arc<Workqueue> {
 /// Any (it does not sleep: callable under spinlocks and from interrupt handlers, which is why
 /// drivers punt sleeping work to it).
 pub fn queue_work(wq: &Workqueue, work: &WorkStruct) -> bool {
-    if work.0.pending.swap(true, Ordering::SeqCst) {
+    if !queue(&wq.name, work) {
         return false;
     }
-    let inner = work.0.clone();
-    let h = spawn_task(&format!("kworker/{}", wq.name), TaskKind::Worker, Some(work.0.name), move || {
-        // The kernel clears PENDING before calling the function, so it may be queued again.
-        inner.pending.store(false, Ordering::SeqCst);
-        crate::kfn!(inner.name);
-        (inner.func)();
-    });
-    work.0.running.lock().unwrap_or_else(|e| e.into_inner()).push(h);
     let mut works = wq.works.lock().unwrap_or_else(|e| e.into_inner());
     if !works.iter().any(|w| Arc::ptr_eq(&w.0, &work.0)) {
         works.push(work.clone());
@@ -76,12 +68,29 @@ pub fn queue_work(wq: &Workqueue, work: &WorkStruct) -> bool {
     true
 }
 
-/// `schedule_work(work)`: `queue_work(system_wq, work)`.
+/// Spawns a worker for one execution of `work` unless it is pending.
+fn queue(wq_name: &str, work: &WorkStruct) -> bool {
+    if work.0.pending.swap(true, Ordering::SeqCst) {
+        return false;
+    }
+    let inner = work.0.clone();
+    let h = spawn_task(&format!("kworker/{wq_name}"), TaskKind::Worker, Some(work.0.name), move || {
+        // The kernel clears PENDING before calling the function, so it may be queued again.
+        inner.pending.store(false, Ordering::SeqCst);
+        crate::kfn!(inner.name);
+        (inner.func)();
+    });
+    work.0.running.lock().unwrap_or_else(|e| e.into_inner()).push(h);
+    true
+}
+
+/// `schedule_work(work)`: `queue_work(system_wq, work)` (the system workqueue, "events").
+///
+/// # Context
+/// Any.
 pub fn schedule_work(work: &WorkStruct) -> bool {
-    static SYSTEM_WQ: std::sync::OnceLock<Arc<Workqueue>> = std::sync::OnceLock::new();
-    let wq = SYSTEM_WQ.get_or_init(|| alloc_workqueue("events"));
     let _ = current();
-    queue_work(wq, work)
+    queue("events", work)
 }
 
 /// `flush_work(work)`: waits until the last queued execution of `work` has finished; returns

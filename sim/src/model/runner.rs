@@ -293,6 +293,9 @@ struct Recording<S: ShuttleScheduler> {
     inner: Option<S>,
     schedule: Rc<RefCell<Schedule>>,
     run: Arc<RunShared>,
+    /// Real choices (more than one runnable task) of the current execution. An execution that
+    /// had none has no concurrency, so every further execution would be the same (and shuttle's PCT asserts).
+    decisions: Option<usize>,
 }
 
 impl<S: ShuttleScheduler> Recording<S> {
@@ -303,9 +306,10 @@ impl<S: ShuttleScheduler> Recording<S> {
 
 impl<S: ShuttleScheduler> ShuttleScheduler for Recording<S> {
     fn new_execution(&mut self) -> Option<Schedule> {
-        if self.run.stop.load(Ordering::SeqCst) {
+        if self.run.stop.load(Ordering::SeqCst) || self.decisions == Some(0) {
             return None;
         }
+        self.decisions = Some(0);
         let s = self.inner().new_execution()?;
         *self.schedule.borrow_mut() = s.clone();
         Some(s)
@@ -319,6 +323,9 @@ impl<S: ShuttleScheduler> ShuttleScheduler for Recording<S> {
     ) -> Option<TaskId> {
         if self.run.stop.load(Ordering::SeqCst) {
             return None;
+        }
+        if runnable.len() > 1 {
+            self.decisions = self.decisions.map(|d| d + 1);
         }
         let t = self.inner().next_task(runnable, current, is_yielding)?;
         self.schedule.borrow_mut().push_task(t);
@@ -500,7 +507,7 @@ where
     let shared = run.clone();
     let one = move || execute_one(&run, &*body);
     let shuttle = |s: Box<dyn ShuttleScheduler + Send>, rec: Rc<RefCell<Schedule>>, f| {
-        let r = Recording { inner: Some(s), schedule: rec, run: shared.clone() };
+        let r = Recording { inner: Some(s), schedule: rec, run: shared.clone(), decisions: None };
         shuttle::Runner::new(r, shuttle_config()).run(f);
     };
     match sched {

@@ -1,0 +1,131 @@
+//! The scenario type: a named, described body with a kernel configuration and an expected
+//! verdict per checking mode, and how it is run under each scheduler.
+
+use std::sync::Arc;
+
+use ksim::{CheckMode, Outcome, Runner, Scheduler, Violation};
+
+use crate::settings::Settings;
+
+/// What a scenario must find.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// No report in any execution.
+    Clean,
+    /// At least one report, and every report is one of these kinds.
+    Finds(Vec<Violation>),
+}
+
+impl Expect {
+    /// Shorthand for `Finds(vec![v])`.
+    pub fn finds(v: Violation) -> Expect {
+        Expect::Finds(vec![v])
+    }
+
+    /// Whether an outcome matches.
+    pub fn matches(&self, o: &Outcome) -> bool {
+        match self {
+            Expect::Clean => o.is_clean(),
+            Expect::Finds(kinds) => !o.is_clean() && o.reports.iter().all(|r| kinds.contains(&r.kind)),
+        }
+    }
+}
+
+impl std::fmt::Display for Expect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Expect::Clean => f.write_str("clean"),
+            Expect::Finds(k) => {
+                let names: Vec<&str> = k.iter().map(|v| v.name()).collect();
+                write!(f, "finds {}", names.join("|"))
+            }
+        }
+    }
+}
+
+/// A scenario body, built for given settings.
+pub type Body = Arc<dyn Fn() + Send + Sync + 'static>;
+
+/// One entry of the catalogue.
+pub struct Scenario {
+    /// The name users type.
+    pub name: &'static str,
+    /// One line for `ksim list`.
+    pub summary: &'static str,
+    /// One paragraph: what runs and why the verdict is what it is.
+    pub description: &'static str,
+    /// Settings this scenario applies on top of the user's (e.g. its driver generation).
+    pub base: &'static [(&'static str, &'static str)],
+    /// Builds the body for the given settings.
+    pub body: fn(&Settings) -> Body,
+    /// The expected verdict for the given settings (they include the checking mode).
+    pub expect: fn(&Settings) -> Expect,
+    /// Whether the verdict depends on the interleaving: a single real-thread (std) run may then
+    /// see either verdict, and only the model checkers are held to the expectation.
+    pub interleaving_dependent: bool,
+    /// Most tasks alive at once including the main one (loom allows at most 5).
+    pub max_tasks: usize,
+}
+
+/// Default budgets of `ksim check`, per scheduler. Small enough for the whole catalogue to run
+/// in seconds on two cores, large enough for the demonstration races (found within the first
+/// few executions by PCT and random; DFS and loom exhaust the bounded space).
+pub fn default_schedulers(seed: u64, iterations: Option<usize>) -> Vec<Scheduler> {
+    let iters = iterations.unwrap_or(200);
+    vec![
+        Scheduler::Std,
+        Scheduler::Random { seed, iterations: iters },
+        Scheduler::Pct { seed, depth: 3, iterations: iters },
+        Scheduler::Dfs { preemption_bound: Some(2), max_executions: Some(iterations.unwrap_or(5000)) },
+        Scheduler::Loom { preemption_bound: Some(2) },
+    ]
+}
+
+impl Scenario {
+    /// The effective settings: the scenario's base, then the user's.
+    pub fn settings(&self, user: &Settings) -> Settings {
+        let mut s = Settings::default();
+        for (k, v) in self.base {
+            s.set(k, v).expect("scenario base settings are valid");
+        }
+        for part in user.label().split(',').filter(|p| !p.is_empty()) {
+            let (k, v) = part.split_once('=').expect("label is key=value");
+            s.set(k, v).expect("user settings were validated");
+        }
+        s
+    }
+
+    /// Whether `scheduler` can run this scenario (loom's thread limit).
+    pub fn supports(&self, scheduler: &Scheduler) -> bool {
+        !matches!(scheduler, Scheduler::Loom { .. }) || self.max_tasks <= 5
+    }
+
+    /// Runs the scenario once under `scheduler` with the user's settings.
+    pub fn run(&self, user: &Settings, scheduler: Scheduler) -> Outcome {
+        let body = (self.body)(&self.settings(user));
+        let config = self.settings(user).kernel_config();
+        Runner::new(scheduler).config(config).scenario(self.name, &user.label()).run(move || body())
+    }
+
+    /// The expected verdict with the user's settings.
+    pub fn expected(&self, user: &Settings) -> Expect {
+        (self.expect)(&self.settings(user))
+    }
+
+    /// The expected verdict under a scheduler: `None` when any verdict is acceptable (an
+    /// interleaving-dependent scenario under one real-thread run).
+    pub fn expected_under(&self, user: &Settings, scheduler: &Scheduler) -> Option<Expect> {
+        if self.interleaving_dependent && matches!(scheduler, Scheduler::Std) {
+            None
+        } else {
+            Some(self.expected(user))
+        }
+    }
+
+    /// The settings for a checking mode.
+    pub fn with_mode(user: &Settings, mode: CheckMode) -> Settings {
+        let mut s = user.clone();
+        s.set("mode", &mode.to_string()).expect("mode values are valid");
+        s
+    }
+}

@@ -1,0 +1,117 @@
+//! Scenario configuration: `key=value` settings with known keys, values and defaults
+//! (`ksim list --configs`). A scenario reads them to build its kernel `Config` and its body.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use ksim::{CheckMode, Config, Profile, RcuFlavour};
+
+/// One configuration key.
+#[derive(Clone, Copy, Debug)]
+pub struct Key {
+    /// Key name.
+    pub name: &'static str,
+    /// Valid values.
+    pub values: &'static [&'static str],
+    /// Default value.
+    pub default: &'static str,
+    /// What it selects.
+    pub doc: &'static str,
+}
+
+/// Every configuration key.
+pub const KEYS: &[Key] = &[
+    Key { name: "mode", values: &["observed", "contract"], default: "observed", doc: "checking mode: the kernel's DEBUG_ATOMIC_SLEEP (observed) or may-sleep contracts checked at entry (contract)" },
+    Key { name: "profile", values: &["4.0", "modern"], default: "modern", doc: "kernel whose preempt_count layout, GFP bits and report text are reproduced" },
+    Key { name: "rcu", values: &["classic", "preempt"], default: "classic", doc: "RCU flavour: classic (rcu_read_lock disables preemption) or PREEMPT_RCU (separate nest depth)" },
+    Key { name: "preempt_count", values: &["on", "off"], default: "on", doc: "CONFIG_PREEMPT_COUNT: without it spinlocks are invisible to might_sleep" },
+    Key { name: "fixed", values: &["no", "yes"], default: "no", doc: "run a demonstration scenario's fixed variant" },
+];
+
+/// A parsed set of settings (only the non-default ones are kept, in key order).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Settings(BTreeMap<&'static str, &'static str>);
+
+impl Settings {
+    /// Parses `key=value` pairs (from `--config` flags or a token's comma-joined label).
+    pub fn parse<'a>(pairs: impl IntoIterator<Item = &'a str>) -> Result<Settings, String> {
+        let mut s = Settings::default();
+        for p in pairs {
+            if p.is_empty() {
+                continue;
+            }
+            let (k, v) = p.split_once('=').ok_or_else(|| format!("config '{p}' is not key=value"))?;
+            s.set(k, v)?;
+        }
+        Ok(s)
+    }
+
+    /// Parses a token's label (`a=b,c=d`).
+    pub fn from_label(label: &str) -> Result<Settings, String> {
+        Settings::parse(label.split(','))
+    }
+
+    /// Sets `key` to `value`, checking both.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let names: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
+        let k = KEYS
+            .iter()
+            .find(|k| k.name == key)
+            .ok_or_else(|| format!("unknown config key '{key}' (valid: {})", names.join(", ")))?;
+        let v = k.values.iter().find(|v| **v == value).ok_or_else(|| {
+            format!("invalid value '{value}' for config key '{key}' (valid: {})", k.values.join(", "))
+        })?;
+        if *v == k.default {
+            self.0.remove(k.name);
+        } else {
+            self.0.insert(k.name, v);
+        }
+        Ok(())
+    }
+
+    /// The value of `key` (its default if unset).
+    pub fn get(&self, key: &str) -> &'static str {
+        self.0
+            .get(key)
+            .copied()
+            .unwrap_or_else(|| KEYS.iter().find(|k| k.name == key).map(|k| k.default).expect("known key"))
+    }
+
+    /// `key` is `on`/`yes`.
+    pub fn on(&self, key: &str) -> bool {
+        matches!(self.get(key), "on" | "yes")
+    }
+
+    /// The checking mode.
+    pub fn mode(&self) -> CheckMode {
+        match self.get("mode") {
+            "contract" => CheckMode::Contract,
+            _ => CheckMode::Observed,
+        }
+    }
+
+    /// The kernel configuration these settings select.
+    pub fn kernel_config(&self) -> Config {
+        let mut c = match self.get("profile") {
+            "4.0" => Config::v4_0(),
+            _ => Config::modern(),
+        };
+        c.profile = if self.get("profile") == "4.0" { Profile::V4_0 } else { Profile::Modern };
+        c.rcu = if self.get("rcu") == "preempt" { RcuFlavour::Preemptible } else { RcuFlavour::Classic };
+        c.preempt_count = self.on("preempt_count");
+        c.mode = self.mode();
+        c
+    }
+
+    /// The comma-joined label of the non-default settings (empty for defaults).
+    pub fn label(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        f.write_str(&parts.join(","))
+    }
+}
