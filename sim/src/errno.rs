@@ -64,6 +64,16 @@ impl Errno {
         }
     }
 
+    /// The kernel's negative return value, e.g. -28 for `ENOSPC`.
+    pub fn neg(self) -> i64 {
+        -(self.code() as i64)
+    }
+
+    /// The errno of a negative return value, if it is one ksim knows.
+    pub fn from_neg(v: i64) -> Option<Errno> {
+        ALL.iter().copied().find(|e| e.neg() == v)
+    }
+
     /// The symbolic name, e.g. `ENOSPC`.
     pub fn name(self) -> &'static str {
         match self {
@@ -94,6 +104,25 @@ impl fmt::Display for Errno {
 }
 
 impl std::error::Error for Errno {}
+
+const ALL: &[Errno] = &[
+    Errno::EPERM,
+    Errno::EIO,
+    Errno::ENXIO,
+    Errno::EAGAIN,
+    Errno::ENOMEM,
+    Errno::EACCES,
+    Errno::EFAULT,
+    Errno::EBUSY,
+    Errno::EEXIST,
+    Errno::ENODEV,
+    Errno::EINVAL,
+    Errno::ENOTTY,
+    Errno::ENOSPC,
+    Errno::ERANGE,
+    Errno::EOPNOTSUPP,
+    Errno::ENOIOCTLCMD,
+];
 
 /// A kernel result.
 pub type KResult<T> = Result<T, Errno>;

@@ -23,19 +23,28 @@
 //! ```
 
 pub mod atomic;
+pub mod blk;
 pub mod bottom_half;
+pub mod dax;
 pub mod errno;
+pub mod fault_inject;
+pub mod gfp;
+pub mod highmem;
 pub mod interrupt;
 pub mod irqflags;
 pub mod kthread;
 pub(crate) mod lockdep;
+pub mod mm;
 pub mod model;
 pub mod mutex;
 pub mod preempt;
+pub mod radix_tree;
 pub mod rcupdate;
 pub mod sched;
+pub mod sched_mm;
 pub mod spinlock;
 pub mod workqueue;
+pub mod xarray;
 
 pub use errno::{Errno, KResult};
 pub use model::config::{CheckMode, Config, Profile, RcuFlavour};

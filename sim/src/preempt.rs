@@ -87,6 +87,21 @@ pub(crate) fn count_sub(t: &TaskCell, val: u32, site: Site) {
     t.exec.emit(t, Cat::Context, site.op, || format!("-{val:#x} at {}", site.file_line()));
 }
 
+/// `preempt_disable()` on behalf of an API (`radix_tree_preload`, `kmap_atomic`): +1 only with
+/// `CONFIG_PREEMPT_COUNT`.
+pub(crate) fn preempt_off(t: &TaskCell, site: Site) {
+    if t.exec.config().preempt_count {
+        count_add(t, PREEMPT_OFFSET, site);
+    }
+}
+
+/// The matching `preempt_enable()`.
+pub(crate) fn preempt_on(t: &TaskCell, site: Site) {
+    if t.exec.config().preempt_count {
+        count_sub(t, PREEMPT_OFFSET, site);
+    }
+}
+
 /// `preempt_disable()`: +1 with `CONFIG_PREEMPT_COUNT`, else only a compiler barrier.
 ///
 /// # Context

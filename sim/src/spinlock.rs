@@ -62,8 +62,22 @@ impl<T> SpinLock<T> {
 
     #[track_caller]
     fn acquire(&self, flavour: Flavour, op: &'static str) -> SpinLockGuard<'_, T> {
+        self.acquire_at(flavour, op, Location::caller())
+    }
+
+    /// `spin_lock()` on behalf of an API that takes the lock at its caller's location.
+    pub(crate) fn lock_at(&self, at: &'static Location<'static>) -> SpinLockGuard<'_, T> {
+        self.acquire_at(Flavour::Plain, "spin_lock", at)
+    }
+
+    fn acquire_at(
+        &self,
+        flavour: Flavour,
+        op: &'static str,
+        at: &'static Location<'static>,
+    ) -> SpinLockGuard<'_, T> {
         let t = current();
-        let site = Site { at: Location::caller(), op };
+        let site = Site { at, op };
         let cfg_count = t.exec.config().preempt_count;
         match flavour {
             Flavour::Bh => bh_disable(
@@ -221,7 +235,7 @@ pub fn spin_lock_bh<T>(lock: &SpinLock<T>) -> SpinLockGuard<'_, T> {
 }
 
 impl<T> SpinLockGuard<'_, T> {
-    fn unlock_at(mut self, at: &'static Location<'static>) {
+    pub(crate) fn unlock_at(mut self, at: &'static Location<'static>) {
         self.release(at);
     }
 }

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::fault_inject::FaultPlan;
+
 /// Which kernel's layout and report text to reproduce (facts §3.1, §3.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Profile {
@@ -61,6 +63,31 @@ pub struct Config {
     pub trace: bool,
     /// Simulated `HZ` (jiffies per second) for `msleep` and the rate limit.
     pub hz: u64,
+    /// Memory: page limit, highmem split, checks.
+    pub mem: MemConfig,
+    /// Fault injection.
+    pub faults: FaultPlan,
+}
+
+/// The simulated machine's memory.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MemConfig {
+    /// Total pages the allocator may hand out (`None`: unlimited). At the limit a blocking
+    /// allocation enters simulated direct reclaim; a non-blocking one fails.
+    pub limit_pages: Option<u64>,
+    /// A 32-bit highmem machine: only this many pages are lowmem (ZONE_NORMAL, permanently
+    /// mapped); `__GFP_HIGHMEM` allocations come from ZONE_HIGHMEM. `None`: no highmem (64-bit).
+    pub lowmem_pages: Option<u64>,
+    /// Report pages still allocated when an execution ends (kmemleak-style).
+    pub leak_check: bool,
+    /// Report reads of never-written bytes of pages allocated without `__GFP_ZERO`.
+    pub poison_check: bool,
+}
+
+impl Default for MemConfig {
+    fn default() -> Self {
+        MemConfig { limit_pages: None, lowmem_pages: None, leak_check: true, poison_check: true }
+    }
 }
 
 impl Default for Config {
@@ -84,6 +111,8 @@ impl Config {
             panic_on_report: true,
             trace: true,
             hz: 250,
+            mem: MemConfig::default(),
+            faults: FaultPlan::default(),
         }
     }
 
@@ -119,6 +148,24 @@ impl Config {
     /// Whether the first report ends the execution.
     pub fn panic_on_report(mut self, on: bool) -> Self {
         self.panic_on_report = on;
+        self
+    }
+
+    /// Limits the allocator to `pages` pages.
+    pub fn mem_limit(mut self, pages: u64) -> Self {
+        self.mem.limit_pages = Some(pages);
+        self
+    }
+
+    /// A 32-bit highmem machine with `lowmem` pages of ZONE_NORMAL.
+    pub fn highmem(mut self, lowmem: u64) -> Self {
+        self.mem.lowmem_pages = Some(lowmem);
+        self
+    }
+
+    /// Sets the fault plan.
+    pub fn faults(mut self, plan: FaultPlan) -> Self {
+        self.faults = plan;
         self
     }
 

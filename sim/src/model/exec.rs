@@ -90,6 +90,10 @@ pub struct Exec {
     failed: AtomicBool,
     /// Registered interrupt handlers, by irq line.
     pub(crate) irqs: Mutex<BTreeMap<u32, Arc<crate::interrupt::IrqAction>>>,
+    /// The page ledger.
+    mm: Mutex<crate::mm::state::Mm>,
+    /// Next kmap mapping id.
+    next_kmap: AtomicU32,
 }
 
 impl std::fmt::Debug for Exec {
@@ -101,7 +105,6 @@ impl std::fmt::Debug for Exec {
 impl Exec {
     pub(crate) fn new(run: Arc<RunShared>, index: u64) -> Self {
         Exec {
-            run,
             index,
             tasks: Mutex::new(Vec::new()),
             next_pid: AtomicU32::new(1),
@@ -111,7 +114,23 @@ impl Exec {
             last_report_jiffy: Mutex::new(None),
             failed: AtomicBool::new(false),
             irqs: Mutex::new(BTreeMap::new()),
+            mm: Mutex::new(crate::mm::state::Mm::new(
+                &run.config,
+                run.spec.seed() ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            )),
+            next_kmap: AtomicU32::new(1),
+            run,
         }
+    }
+
+    /// The page ledger (model bookkeeping: never held across a scheduling point or a report).
+    pub(crate) fn mm(&self) -> MutexGuard<'_, crate::mm::state::Mm> {
+        lock(&self.mm)
+    }
+
+    /// A fresh kmap mapping id.
+    pub(crate) fn kmap_id(&self) -> u32 {
+        self.next_kmap.fetch_add(1, Ordering::Relaxed)
     }
 
     /// The run's configuration.

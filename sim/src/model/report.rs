@@ -21,6 +21,24 @@ pub enum Violation {
     UnbalancedContext,
     /// Every task blocked (the backend's deadlock detection).
     Deadlock,
+    /// KASAN "use-after-free": access through a stale page handle or address.
+    UseAfterFree,
+    /// KASAN "double-free" (or a reference dropped on a free page).
+    DoubleFree,
+    /// KASAN "page-out-of-bounds": an access past the allocation an address points into.
+    OutOfBounds,
+    /// KMSAN "uninit-value": a read of bytes never written in a page allocated without
+    /// `__GFP_ZERO`.
+    UninitRead,
+    /// kmemleak: pages still allocated when the execution ended.
+    Leak,
+    /// A reclaim that could issue I/O from inside the block I/O path (why brd uses GFP_NOIO).
+    ReclaimRecursion,
+    /// An access through an address with no kernel mapping: NULL (`page_address()` of a highmem
+    /// page), or a kmap already unmapped.
+    NonAddressable,
+    /// `kunmap_atomic()` / `kunmap_local()` out of order (they must nest strictly).
+    KmapNesting,
     /// A driver `BUG_ON()` / `BUG()`.
     Bug,
     /// Any other panic inside the simulation (a driver or harness bug).
@@ -37,6 +55,14 @@ impl Violation {
         Violation::LockOrderInversion,
         Violation::UnbalancedContext,
         Violation::Deadlock,
+        Violation::UseAfterFree,
+        Violation::DoubleFree,
+        Violation::OutOfBounds,
+        Violation::UninitRead,
+        Violation::Leak,
+        Violation::ReclaimRecursion,
+        Violation::NonAddressable,
+        Violation::KmapNesting,
         Violation::Bug,
         Violation::Panic,
     ];
@@ -51,6 +77,14 @@ impl Violation {
             Violation::LockOrderInversion => "lock-order-inversion",
             Violation::UnbalancedContext => "unbalanced-context",
             Violation::Deadlock => "deadlock",
+            Violation::UseAfterFree => "use-after-free",
+            Violation::DoubleFree => "double-free",
+            Violation::OutOfBounds => "out-of-bounds",
+            Violation::UninitRead => "uninit-read",
+            Violation::Leak => "leak",
+            Violation::ReclaimRecursion => "reclaim-recursion",
+            Violation::NonAddressable => "non-addressable",
+            Violation::KmapNesting => "kmap-nesting",
             Violation::Bug => "bug",
             Violation::Panic => "panic",
         }

@@ -186,6 +186,14 @@ pub struct RunSpec {
 }
 
 impl RunSpec {
+    /// The run's seed (0 for schedulers without one), from which each execution's RNG is seeded.
+    pub fn seed(&self) -> u64 {
+        match self.scheduler {
+            Scheduler::Random { seed, .. } | Scheduler::Pct { seed, .. } => seed,
+            _ => 0,
+        }
+    }
+
     /// The replay token for a failure in execution `index`:
     /// `SCENARIO/SCHEDULER/eINDEX[/CONFIG]` (`adhoc` for a body that is not in the catalogue).
     pub fn token(&self, index: u64) -> String {
@@ -549,6 +557,7 @@ fn execute_one(run: &Arc<RunShared>, body: &(dyn Fn() + Send + Sync)) {
         resume_unwind(p);
     }
     exit_check(&main, None);
+    crate::mm::kmemleak::check(&main);
     exec.emit(&main, Cat::Task, "exit", String::new);
     exec.keep_trace();
     set_current_task(None);

@@ -113,6 +113,27 @@ pub struct TaskState {
     pub irqtrace: IrqTrace,
     /// Simulated call stack (outermost first), pushed by `kfn!`.
     pub frames: Vec<&'static str>,
+    /// Where the task entered the block I/O submission path (`current->bio_list` set), if it
+    /// is inside it: a reclaim from here must not do I/O.
+    pub io_path: Option<Site>,
+    /// Live `kmap_atomic()` / `kmap_local_page()` mappings, innermost last (they nest strictly).
+    pub kmaps: Vec<KmapSlot>,
+    /// `radix_tree_preload()`'s per-CPU node pool (per task here: a task is a CPU while it has
+    /// preemption disabled, which is when the pool is used).
+    pub radix_preload: u32,
+}
+
+/// One `kmap_atomic()` / `kmap_local_page()` mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KmapSlot {
+    /// Mapping id (in the `KAddr`s it produced).
+    pub id: u32,
+    /// The page's frame.
+    pub pfn: u64,
+    /// `kmap_atomic` (true) or `kmap_local_page` (false).
+    pub atomic: bool,
+    /// Where it was mapped.
+    pub site: Site,
 }
 
 impl TaskState {
@@ -135,6 +156,9 @@ impl TaskState {
             preempt_disabled_at: None,
             irqtrace: IrqTrace::default(),
             frames: Vec::new(),
+            io_path: None,
+            kmaps: Vec::new(),
+            radix_preload: 0,
         }
     }
 

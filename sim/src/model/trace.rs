@@ -80,6 +80,18 @@ impl Event {
         format!("{irq}.{hs}{d}")
     }
 
+    /// One text line without the sequence number: views and snapshots use it, so an event
+    /// added elsewhere in the trace does not renumber every line of a view.
+    pub fn stable_line(&self) -> String {
+        let who = format!("{}-{}", self.task, self.pid);
+        let mut s = format!("{who:>16} {}: {}", self.flags(), self.name);
+        if !self.detail.is_empty() {
+            s.push_str(": ");
+            s.push_str(&self.detail);
+        }
+        s
+    }
+
     /// One text line.
     pub fn line(&self) -> String {
         let who = format!("{}-{}", self.task, self.pid);
@@ -110,9 +122,14 @@ impl Trace {
         self.view(&[Cat::Mem])
     }
 
-    /// Only the given categories, as text.
+    /// Only the given categories, as text (without sequence numbers).
     pub fn view(&self, cats: &[Cat]) -> String {
-        lines(self.events.iter().filter(|e| cats.contains(&e.cat)))
+        let mut out = String::new();
+        for e in self.events.iter().filter(|e| cats.contains(&e.cat)) {
+            out.push_str(&e.stable_line());
+            out.push('\n');
+        }
+        out
     }
 
     /// The events of one category.

@@ -1,0 +1,344 @@
+//! Kernel virtual addresses and every byte access through them (the checks KASAN and KMSAN
+//! make): NULL or unmapped addresses, use after free (the frame's generation changed), access
+//! beyond the allocation the address points into, and reads of never-written bytes of a page
+//! allocated without `__GFP_ZERO`.
+
+use std::fmt::Write as _;
+use std::panic::Location;
+
+use super::state::{Mm, Slot, SlotEntry, Who, REGION_PFN};
+use super::{Zone, PAGE_SIZE};
+use crate::model::current;
+use crate::model::report::Violation;
+use crate::model::task::TaskCell;
+
+/// x86-64's direct map base (`PAGE_OFFSET`), for printing addresses.
+pub const PAGE_OFFSET: u64 = 0xffff_8880_0000_0000;
+/// `PKMAP_BASE`-like base for printing `kmap()` addresses.
+const PKMAP_BASE: u64 = 0xffff_c000_0000_0000;
+/// Map id of `kmap()` (permanent, shared) mappings.
+pub(crate) const PKMAP: u32 = u32::MAX;
+
+/// A kernel virtual address: which frame (and allocation generation) it points into, the offset
+/// from that frame, and which mapping produced it (the direct map, `kmap()`, or one
+/// `kmap_atomic()` / `kmap_local_page()` slot, valid only until unmapped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct KAddr {
+    pub(crate) pfn: u64,
+    pub(crate) gen: u32,
+    pub(crate) off: u64,
+    pub(crate) map: u32,
+}
+
+impl KAddr {
+    /// `NULL`.
+    pub const NULL: KAddr = KAddr { pfn: 0, gen: 0, off: 0, map: 0 };
+
+    pub(crate) fn direct(pfn: u64, gen: u32) -> KAddr {
+        KAddr { pfn, gen, off: 0, map: 0 }
+    }
+
+    /// `addr + n` (pointer arithmetic; no check until the address is used).
+    pub fn add(self, n: usize) -> KAddr {
+        KAddr { off: self.off + n as u64, ..self }
+    }
+
+    /// Whether this is `NULL`.
+    pub fn is_null(self) -> bool {
+        self.pfn == 0
+    }
+
+    /// The numeric address, as the kernel would print it with `%px`.
+    pub fn value(self) -> u64 {
+        if self.pfn == 0 {
+            return self.off;
+        }
+        let base = if self.map == 0 { PAGE_OFFSET } else { PKMAP_BASE };
+        base + self.pfn * PAGE_SIZE as u64 + self.off
+    }
+}
+
+impl std::fmt::Display for KAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#018x}", self.value())
+    }
+}
+
+/// "Allocated by task ..." / "Freed by task ..." blocks of a memory report.
+pub(crate) fn sites(alloc: Option<&Who>, free: Option<&Who>) -> String {
+    let mut s = String::new();
+    if let Some(a) = alloc {
+        let _ = write!(s, "\nAllocated by task {}/{} ({}):\n {}\n", a.task, a.pid, a.gfp, a.trace());
+    }
+    if let Some(f) = free {
+        let _ = write!(s, "\nFreed by task {}/{}:\n {}\n", f.task, f.pid, f.trace());
+    }
+    s
+}
+
+enum Fault {
+    Null,
+    Unmapped,
+    NoKernelMapping,
+    Stale { alloc: Option<std::sync::Arc<Who>>, free: Option<std::sync::Arc<Who>> },
+    OutOfBounds { alloc: Option<std::sync::Arc<Who>>, size: u64, into: u64, region: Option<&'static str> },
+    Uninit { alloc: std::sync::Arc<Who>, at: u64 },
+}
+
+/// Where the bytes are: a run of allocator frames or a reserved region.
+enum Target {
+    Frames { first: u64, off: usize },
+    Region { index: usize, byte: u64 },
+}
+
+fn locate(mm: &Mm, t: &TaskCell, a: KAddr, len: usize, read: bool, poison: bool) -> Result<Target, Fault> {
+    if a.pfn == 0 {
+        return Err(Fault::Null);
+    }
+    if a.map != 0 && a.map != PKMAP && !t.state().kmaps.iter().any(|k| k.id == a.map) {
+        return Err(Fault::Unmapped);
+    }
+    if a.pfn >= REGION_PFN {
+        let (i, r) = mm
+            .regions
+            .iter()
+            .enumerate()
+            .find(|(_, r)| (r.base..r.base + r.pages).contains(&a.pfn))
+            .ok_or(Fault::Null)?;
+        let byte = (a.pfn - r.base) * PAGE_SIZE as u64 + a.off;
+        if byte + len as u64 > r.pages * PAGE_SIZE as u64 {
+            return Err(Fault::OutOfBounds {
+                alloc: None,
+                size: r.pages * PAGE_SIZE as u64,
+                into: byte,
+                region: Some(r.name),
+            });
+        }
+        return Ok(Target::Region { index: i, byte });
+    }
+    let head = match mm.entry(a.pfn) {
+        Some(SlotEntry { gen, slot: Slot::Live(f) }) if *gen == a.gen => f,
+        Some(SlotEntry { slot: Slot::Free { alloc, free }, .. }) => {
+            return Err(Fault::Stale { alloc: alloc.clone(), free: free.clone() })
+        }
+        Some(SlotEntry { slot: Slot::Live(f), .. }) => {
+            return Err(Fault::Stale { alloc: Some(f.alloc.clone()), free: None })
+        }
+        None => return Err(Fault::Null),
+    };
+    if a.map == PKMAP && head.kmaps == 0 {
+        return Err(Fault::Unmapped);
+    }
+    if a.map == 0 && head.zone == Zone::HighMem {
+        return Err(Fault::NoKernelMapping);
+    }
+    let start = (a.pfn - head.head) * PAGE_SIZE as u64 + a.off;
+    let size = (PAGE_SIZE as u64) << head.order;
+    if start + len as u64 > size {
+        return Err(Fault::OutOfBounds { alloc: Some(head.alloc.clone()), size, into: start, region: None });
+    }
+    let first = head.head + start / PAGE_SIZE as u64;
+    let off = (start % PAGE_SIZE as u64) as usize;
+    if read && poison {
+        let mut done = 0;
+        let mut pfn = first;
+        let mut o = off;
+        while done < len {
+            let n = (PAGE_SIZE - o).min(len - done);
+            if let Some(SlotEntry { slot: Slot::Live(f), .. }) = mm.entry(pfn) {
+                if let Some(w) = &f.written {
+                    if let Some(bad) = (o..o + n).find(|&b| w[b / 64] & (1 << (b % 64)) == 0) {
+                        return Err(Fault::Uninit {
+                            alloc: f.alloc.clone(),
+                            at: (pfn - head.head) * PAGE_SIZE as u64 + bad as u64,
+                        });
+                    }
+                }
+            }
+            done += n;
+            pfn += 1;
+            o = 0;
+        }
+    }
+    Ok(Target::Frames { first, off })
+}
+
+fn mark_written(w: &mut Option<Box<[u64]>>, from: usize, n: usize) {
+    if let Some(bits) = w {
+        for b in from..from + n {
+            bits[b / 64] |= 1 << (b % 64);
+        }
+        if bits.iter().all(|&x| x == u64::MAX) {
+            *w = None;
+        }
+    }
+}
+
+/// Reads (`dst` Some) or writes (`src` Some) or fills (`fill` Some) `len` bytes at `a`.
+fn access(
+    a: KAddr,
+    len: usize,
+    mut dst: Option<&mut [u8]>,
+    src: Option<&[u8]>,
+    fill: Option<u8>,
+    op: &'static str,
+    at: &'static Location<'static>,
+) {
+    let t = current();
+    let poison = t.exec.config().mem.poison_check;
+    let result = {
+        let mut mm = t.exec.mm();
+        match locate(&mm, &t, a, len, dst.is_some(), poison) {
+            Err(f) => Err(f),
+            Ok(Target::Region { index, byte }) => {
+                let r = &mut mm.regions[index];
+                let mut done = 0;
+                while done < len {
+                    let b = byte + done as u64;
+                    let (page, o) = (b / PAGE_SIZE as u64, (b % PAGE_SIZE as u64) as usize);
+                    let n = (PAGE_SIZE - o).min(len - done);
+                    match dst.as_deref_mut() {
+                        Some(d) => match r.data.get(&page) {
+                            Some(p) => d[done..done + n].copy_from_slice(&p[o..o + n]),
+                            None => d[done..done + n].fill(0),
+                        },
+                        None => {
+                            let p =
+                                r.data.entry(page).or_insert_with(|| vec![0; PAGE_SIZE].into_boxed_slice());
+                            match src {
+                                Some(s) => p[o..o + n].copy_from_slice(&s[done..done + n]),
+                                None => p[o..o + n].fill(fill.unwrap_or(0)),
+                            }
+                        }
+                    }
+                    done += n;
+                }
+                Ok(())
+            }
+            Ok(Target::Frames { first, off }) => {
+                let mut done = 0;
+                let mut pfn = first;
+                let mut o = off;
+                while done < len {
+                    let n = (PAGE_SIZE - o).min(len - done);
+                    if let Some(SlotEntry { slot: Slot::Live(f), .. }) = mm.entry_mut(pfn) {
+                        let data = f.data.get_or_insert_with(|| vec![0; PAGE_SIZE].into_boxed_slice());
+                        match dst.as_deref_mut() {
+                            Some(d) => d[done..done + n].copy_from_slice(&data[o..o + n]),
+                            None => {
+                                match src {
+                                    Some(s) => data[o..o + n].copy_from_slice(&s[done..done + n]),
+                                    None => data[o..o + n].fill(fill.unwrap_or(0)),
+                                }
+                                mark_written(&mut f.written, o, n);
+                            }
+                        }
+                    }
+                    done += n;
+                    pfn += 1;
+                    o = 0;
+                }
+                Ok(())
+            }
+        }
+    };
+    if let Err(f) = result {
+        report(&t, f, a, len, dst.is_some(), op, at);
+    }
+}
+
+fn report(
+    t: &TaskCell,
+    f: Fault,
+    a: KAddr,
+    len: usize,
+    read: bool,
+    op: &'static str,
+    at: &'static Location<'static>,
+) {
+    let rw = if read { "Read" } else { "Write" };
+    let mut s = String::new();
+    let kind = match f {
+        Fault::Null => {
+            let _ = writeln!(s, "BUG: kernel NULL pointer dereference, address: {:016x}", a.value());
+            let _ =
+                writeln!(s, "#PF: supervisor {} access in kernel mode", if read { "read" } else { "write" });
+            let _ = writeln!(s, "ksim: {op} at {}:{} through a NULL kernel address", at.file(), at.line());
+            Violation::NonAddressable
+        }
+        Fault::Unmapped => {
+            let _ = writeln!(s, "BUG: unable to handle page fault for address: {:016x}", a.value());
+            let _ = writeln!(
+                s,
+                "ksim: {op} at {}:{} through a kmap address that is no longer mapped",
+                at.file(),
+                at.line()
+            );
+            Violation::NonAddressable
+        }
+        Fault::NoKernelMapping => {
+            let _ = writeln!(s, "BUG: unable to handle page fault for address: {:016x}", a.value());
+            let _ = writeln!(
+                s,
+                "ksim: {op} at {}:{}: pfn {:#x} is a highmem page with no kernel mapping (kmap it first)",
+                at.file(),
+                at.line(),
+                a.pfn
+            );
+            Violation::NonAddressable
+        }
+        Fault::Stale { alloc, free } => {
+            let _ = writeln!(s, "BUG: KASAN: use-after-free in {op} at {}:{}", at.file(), at.line());
+            let _ = writeln!(s, "{rw} of size {len} at addr {a} by task {}/{}", t.name, t.pid);
+            s.push_str(&sites(alloc.as_deref(), free.as_deref()));
+            Violation::UseAfterFree
+        }
+        Fault::OutOfBounds { alloc, size, into, region } => {
+            let _ = writeln!(s, "BUG: KASAN: page-out-of-bounds in {op} at {}:{}", at.file(), at.line());
+            let _ = writeln!(s, "{rw} of size {len} at addr {a} by task {}/{}", t.name, t.pid);
+            let _ = writeln!(
+                s,
+                "The buggy address is located {into} bytes inside of the {size}-byte region{}; the access ends {} bytes past its end",
+                region.map(|r| format!(" '{r}'")).unwrap_or_default(),
+                into + len as u64 - size
+            );
+            s.push_str(&sites(alloc.as_deref(), None));
+            Violation::OutOfBounds
+        }
+        Fault::Uninit { alloc, at: byte } => {
+            let _ = writeln!(s, "BUG: KMSAN: uninit-value in {op} at {}:{}", at.file(), at.line());
+            let _ = writeln!(s, "{rw} of size {len} at addr {a}: byte {byte} of the page was never written");
+            let _ = writeln!(s, "Uninit was created at:\n {} (no __GFP_ZERO)", alloc.trace());
+            Violation::UninitRead
+        }
+    };
+    t.exec.report(t, kind, s, op);
+}
+
+/// Copies `src` to kernel address `dst` (`memcpy(dst, src, n)` with a kernel destination).
+///
+/// # Context
+/// Any; checked like KASAN.
+#[track_caller]
+pub fn memcpy_to(dst: KAddr, src: &[u8]) {
+    access(dst, src.len(), None, Some(src), None, "memcpy", Location::caller());
+}
+
+/// Copies from kernel address `src` into `dst` (`memcpy(dst, src, n)` with a kernel source).
+///
+/// # Context
+/// Any; checked like KASAN and KMSAN.
+#[track_caller]
+pub fn memcpy_from(dst: &mut [u8], src: KAddr) {
+    let n = dst.len();
+    access(src, n, Some(dst), None, None, "memcpy", Location::caller());
+}
+
+/// `memset(dst, c, n)`.
+///
+/// # Context
+/// Any.
+#[track_caller]
+pub fn memset(dst: KAddr, c: u8, n: usize) {
+    access(dst, n, None, None, Some(c), "memset", Location::caller());
+}

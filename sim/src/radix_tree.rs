@@ -1,0 +1,264 @@
+//! `include/linux/radix-tree.h`, `lib/radix-tree.c` (4.0): the radix tree brd v4.0 and v6.1
+//! index their pages with (facts §1.4).
+//!
+//! Items are kept in order; interior nodes are counted exactly as a 64-way tree of the needed
+//! height, because *when* a node must be allocated is what matters: `radix_tree_insert()` takes
+//! nodes from the task's preload pool when the root's GFP does not block and the task is not in
+//! interrupt context, else it allocates with the root's GFP (and may fail: `-ENOMEM`).
+//! `radix_tree_preload()` fills the pool up to `RADIX_TREE_PRELOAD_SIZE`, allocating (and so
+//! calling `might_sleep()`) only if it is not already full, and returns with preemption disabled.
+//!
+//! Lookups are lock-free under RCU; reads and writes of the slots go through a loom ghost so
+//! loom explores their orders against the writers.
+
+use std::collections::BTreeMap;
+use std::panic::Location;
+use std::sync::Mutex;
+
+use crate::errno::Errno;
+use crate::gfp::{gfpflags_allow_blocking, Gfp};
+use crate::mm::slab::{kmem_cache_alloc_at, RADIX_TREE_NODE};
+use crate::model::backend::Ghost;
+use crate::model::current;
+use crate::model::task::Site;
+use crate::model::trace::Cat;
+use crate::preempt::{in_interrupt, preempt_off, preempt_on};
+
+/// `RADIX_TREE_MAP_SHIFT`: 64 slots per node.
+pub const RADIX_TREE_MAP_SHIFT: u32 = 6;
+/// `RADIX_TREE_PRELOAD_SIZE` for 64-bit indices in 4.0: `RADIX_TREE_MAX_PATH * 2 - 1` = 21.
+pub const RADIX_TREE_PRELOAD_SIZE: u32 = 21;
+
+/// Interior-node accounting shared with the xarray: nodes keyed by (level, index prefix) with
+/// the number of items below them.
+#[derive(Debug, Default)]
+pub(crate) struct Nodes {
+    count: BTreeMap<(u32, u64), u64>,
+    height: u32,
+}
+
+impl Nodes {
+    fn height_for(index: u64) -> u32 {
+        let mut h = 1;
+        while h < 11 && (index >> (RADIX_TREE_MAP_SHIFT * h)) != 0 {
+            h += 1;
+        }
+        h
+    }
+
+    /// Nodes an insert of `index` would add, given `items` present: the missing nodes on its
+    /// path, plus, when the tree must grow taller, the new top nodes above the existing items.
+    pub(crate) fn needed(&self, index: u64, items: u64) -> u32 {
+        let h = self.height.max(Self::height_for(index));
+        let mut n = 0;
+        for level in 1..=h {
+            let key = (level, index >> (RADIX_TREE_MAP_SHIFT * level));
+            if !self.count.contains_key(&key) {
+                n += 1;
+            }
+            if items > 0 && level > self.height && key.1 != 0 {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    pub(crate) fn insert(&mut self, index: u64, items: u64) {
+        let h = self.height.max(Self::height_for(index));
+        if items > 0 {
+            for level in self.height + 1..=h {
+                *self.count.entry((level, 0)).or_default() += items;
+            }
+        }
+        self.height = h;
+        for level in 1..=h {
+            *self.count.entry((level, index >> (RADIX_TREE_MAP_SHIFT * level))).or_default() += 1;
+        }
+    }
+
+    pub(crate) fn remove(&mut self, index: u64) {
+        for level in 1..=self.height {
+            let key = (level, index >> (RADIX_TREE_MAP_SHIFT * level));
+            if let Some(c) = self.count.get_mut(&key) {
+                *c -= 1;
+                if *c == 0 {
+                    self.count.remove(&key);
+                }
+            }
+        }
+        if self.count.is_empty() {
+            self.height = 0;
+        }
+    }
+
+    /// Interior nodes in the tree.
+    pub(crate) fn len(&self) -> usize {
+        self.count.len()
+    }
+}
+
+struct Inner<T> {
+    items: BTreeMap<u64, T>,
+    nodes: Nodes,
+}
+
+/// `struct radix_tree_root` with its GFP mask (`INIT_RADIX_TREE(root, gfp)`).
+pub struct RadixTreeRoot<T> {
+    gfp: Gfp,
+    inner: Mutex<Inner<T>>,
+    ghost: Ghost,
+}
+
+impl<T: Clone> RadixTreeRoot<T> {
+    /// `INIT_RADIX_TREE(root, gfp)`. brd uses `GFP_ATOMIC`, so its inserts draw on the preload
+    /// pool.
+    pub fn new(gfp: Gfp) -> Self {
+        RadixTreeRoot {
+            gfp,
+            inner: Mutex::new(Inner { items: BTreeMap::new(), nodes: Nodes::default() }),
+            ghost: Ghost::new(),
+        }
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner<T>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `radix_tree_lookup(root, index)`.
+    ///
+    /// # Context
+    /// Any; callers use RCU or the writers' lock.
+    pub fn lookup(&self, index: u64) -> Option<T> {
+        self.ghost.read();
+        self.inner().items.get(&index).cloned()
+    }
+
+    /// `radix_tree_insert(root, index, item)`: `-EEXIST` if the slot is occupied, `-ENOMEM` if
+    /// a node could not be allocated.
+    ///
+    /// # Context
+    /// Writers serialise (brd: `brd_lock`). Node allocation as described in the module docs.
+    #[track_caller]
+    pub fn insert(&self, index: u64, item: T) -> Result<(), Errno> {
+        let at = Location::caller();
+        self.ghost.write();
+        let need = {
+            let g = self.inner();
+            if g.items.contains_key(&index) {
+                return Err(Errno::EEXIST);
+            }
+            g.nodes.needed(index, g.items.len() as u64)
+        };
+        if need > 0 {
+            self.node_alloc(need, at)?;
+        }
+        let mut g = self.inner();
+        let items = g.items.len() as u64;
+        g.nodes.insert(index, items);
+        g.items.insert(index, item);
+        Ok(())
+    }
+
+    /// `radix_tree_node_alloc()` for `n` nodes.
+    fn node_alloc(&self, n: u32, at: &'static Location<'static>) -> Result<(), Errno> {
+        let t = current();
+        for _ in 0..n {
+            let from_pool = !gfpflags_allow_blocking(self.gfp) && !in_interrupt() && {
+                let mut st = t.state();
+                let ok = st.radix_preload > 0;
+                if ok {
+                    st.radix_preload -= 1;
+                }
+                ok
+            };
+            if !from_pool && kmem_cache_alloc_at(at, &RADIX_TREE_NODE, self.gfp).is_err() {
+                return Err(Errno::ENOMEM);
+            }
+        }
+        Ok(())
+    }
+
+    /// `radix_tree_delete(root, index)`: the removed item.
+    pub fn delete(&self, index: u64) -> Option<T> {
+        self.ghost.write();
+        let mut g = self.inner();
+        let item = g.items.remove(&index)?;
+        g.nodes.remove(index);
+        Some(item)
+    }
+
+    /// `radix_tree_gang_lookup(root, results, first_index, max_items)`: up to `max` items with
+    /// index >= `first`, in index order, with their indices.
+    pub fn gang_lookup(&self, first: u64, max: usize) -> Vec<(u64, T)> {
+        self.ghost.read();
+        self.inner().items.range(first..).take(max).map(|(k, v)| (*k, v.clone())).collect()
+    }
+
+    /// Items in the tree.
+    pub fn len(&self) -> usize {
+        self.inner().items.len()
+    }
+
+    /// Whether the tree is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Interior nodes (for tests of the node accounting).
+    pub fn nodes(&self) -> usize {
+        self.inner().nodes.len()
+    }
+}
+
+/// `radix_tree_preload(gfp)`: fills the task's node pool; on success returns with preemption
+/// disabled (until `radix_tree_preload_end()`); on failure `-ENOMEM` with preemption enabled.
+///
+/// # Context
+/// May sleep (the node allocations, only if the pool is not full). `gfp` must allow blocking
+/// (the kernel WARNs otherwise; use `radix_tree_maybe_preload`).
+#[track_caller]
+pub fn radix_tree_preload(gfp: Gfp) -> Result<(), Errno> {
+    let at = Location::caller();
+    let t = current();
+    let site = Site { at, op: "radix_tree_preload" };
+    if !gfpflags_allow_blocking(gfp) {
+        t.exec.emit(&t, Cat::Mem, "WARNING", || "radix_tree_preload() without a blocking GFP".to_string());
+    }
+    let before = t.state().radix_preload;
+    preempt_off(&t, site);
+    while t.state().radix_preload < RADIX_TREE_PRELOAD_SIZE {
+        preempt_on(&t, site);
+        if kmem_cache_alloc_at(at, &RADIX_TREE_NODE, gfp).is_err() {
+            t.exec.emit(&t, Cat::Mem, "radix_tree_preload", || {
+                format!("pool {before} -> {}: -ENOMEM", t.state().radix_preload)
+            });
+            return Err(Errno::ENOMEM);
+        }
+        preempt_off(&t, site);
+        t.state().radix_preload += 1;
+    }
+    let profile = t.exec.config().profile;
+    t.exec.emit(&t, Cat::Mem, "radix_tree_preload", || {
+        format!("{} pool {before} -> {RADIX_TREE_PRELOAD_SIZE}", gfp.display(profile))
+    });
+    Ok(())
+}
+
+/// `radix_tree_maybe_preload(gfp)`: preloads only for a blocking `gfp`, else just disables
+/// preemption.
+#[track_caller]
+pub fn radix_tree_maybe_preload(gfp: Gfp) -> Result<(), Errno> {
+    if gfpflags_allow_blocking(gfp) {
+        return radix_tree_preload(gfp);
+    }
+    let t = current();
+    preempt_off(&t, Site { at: Location::caller(), op: "radix_tree_maybe_preload" });
+    Ok(())
+}
+
+/// `radix_tree_preload_end()`: `preempt_enable()`.
+#[track_caller]
+pub fn radix_tree_preload_end() {
+    let t = current();
+    preempt_on(&t, Site { at: Location::caller(), op: "radix_tree_preload_end" });
+}
