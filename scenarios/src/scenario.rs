@@ -100,11 +100,18 @@ impl Scenario {
         !matches!(scheduler, Scheduler::Loom { .. }) || self.max_tasks <= 5
     }
 
-    /// Runs the scenario once under `scheduler` with the user's settings.
+    /// Runs the scenario once under `scheduler` with the user's settings. Panics only where
+    /// [`Scenario::try_run`] would return an error.
     pub fn run(&self, user: &Settings, scheduler: Scheduler) -> Outcome {
+        self.try_run(user, scheduler).unwrap_or_else(|e| panic!("ksim: {e}"))
+    }
+
+    /// Runs the scenario, or says in one line why it cannot run (e.g. an environment variable
+    /// that would override the scheduler's seed).
+    pub fn try_run(&self, user: &Settings, scheduler: Scheduler) -> Result<Outcome, String> {
         let body = (self.body)(&self.settings(user));
         let config = self.settings(user).kernel_config();
-        Runner::new(scheduler).config(config).scenario(self.name, &user.label()).run(move || body())
+        Runner::new(scheduler).config(config).scenario(self.name, &user.label()).try_run(move || body())
     }
 
     /// The expected verdict with the user's settings.

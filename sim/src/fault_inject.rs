@@ -109,6 +109,21 @@ pub(crate) struct FaultState {
     pub(crate) calls: u64,
 }
 
+/// Writes `n` to the current task's `/proc/self/fail-nth`: the task's n-th call that reaches
+/// `should_fail()` (after the capability filters) fails; 0 disarms. Counted per task, as in the
+/// kernel; the counter disarms itself when it fires.
+///
+/// # Context
+/// Any.
+pub fn set_fail_nth(n: u64) {
+    crate::model::current().state().fail_nth = n;
+}
+
+/// Reads the current task's `/proc/self/fail-nth` (0 once it fired or when disarmed).
+pub fn fail_nth() -> u64 {
+    crate::model::current().state().fail_nth
+}
+
 /// Which capability is asking.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Cap {
@@ -120,9 +135,11 @@ impl FaultState {
     /// `should_fail_alloc_page()` / `should_failslab()`: the capability's filters, then the
     /// generic `should_fail(attr, size)` in the kernel's order: fail-nth, probability == 0,
     /// times == 0, space, interval, the probability roll. `roll` gives a number in 0..100.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn should_fail(
         &mut self,
         plan: &FaultPlan,
+        task_nth: &mut u64,
         cap: Cap,
         gfp: Gfp,
         order: u32,
@@ -150,6 +167,11 @@ impl FaultState {
                 &plan.slab.attr
             }
         };
+        // `should_fail_ex()`: the task's fail-nth comes first and overrides everything else.
+        if *task_nth > 0 {
+            *task_nth -= 1;
+            return *task_nth == 0;
+        }
         self.calls += 1;
         if let Some(n) = plan.fail_nth {
             return self.calls == n;

@@ -158,9 +158,11 @@ impl Gfp {
             }
         }
         if parts.is_empty() {
+            // `show_gfp_flags(0)`: 4.0's `gfpflags.h` prints "GFP_NOWAIT" (which is 0 there);
+            // modern `mmflags.h` prints "none" (GFP_NOWAIT has a bit since v4.4).
             return match profile {
                 Profile::V4_0 => "GFP_NOWAIT".to_string(),
-                Profile::Modern => "0".to_string(),
+                Profile::Modern => "none".to_string(),
             };
         }
         parts.join("|")
@@ -214,7 +216,14 @@ pub fn parse(s: &str) -> Result<Gfp, String> {
             .iter()
             .map(|&(f, n)| (f, n))
             .chain(TABLE.iter().map(|&(f, n, ..)| (f, n)))
-            .chain([(__GFP_WAIT, "__GFP_WAIT"), (__GFP_RECLAIM, "__GFP_RECLAIM")])
+            // The 4.0 names `display` prints ("__GFP_REPEAT") and the modern "none" (no flags),
+            // so that every displayed name parses back.
+            .chain([
+                (__GFP_WAIT, "__GFP_WAIT"),
+                (__GFP_RECLAIM, "__GFP_RECLAIM"),
+                (__GFP_RETRY_MAYFAIL, "__GFP_REPEAT"),
+                (Gfp::EMPTY, "none"),
+            ])
             .find(|(_, n)| *n == part)
             .map(|(f, _)| f)
             .ok_or_else(|| format!("unknown GFP flag '{part}'"))?;

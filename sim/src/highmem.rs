@@ -13,9 +13,15 @@ use crate::mm::memory::{memcpy_from, memcpy_to, memset, PKMAP};
 use crate::mm::{KAddr, Page, Zone, PAGE_SIZE};
 use crate::model::current;
 use crate::model::report::Violation;
-use crate::model::task::{KmapSlot, Site};
+use crate::model::task::{KmapSlot, Site, TaskCell};
+use crate::model::trace::Cat;
 use crate::preempt::{preempt_off, preempt_on};
 use crate::sched::might_sleep_at;
+
+/// Traces a mapping event in the allocation view (`Cat::Mem`, whose views promise kmap events).
+fn trace_map(t: &TaskCell, op: &'static str, pfn: u64) {
+    t.exec.emit(t, Cat::Mem, op, || format!("pfn={pfn:#x}"));
+}
 
 fn zone_of(page: Page) -> Option<Zone> {
     let t = current();
@@ -53,14 +59,18 @@ pub fn page_address(page: Page) -> Option<KAddr> {
 pub fn kmap(page: Page) -> KAddr {
     might_sleep_at(Location::caller(), "kmap()", None);
     let t = current();
-    let mut mm = t.exec.mm();
-    match mm.frame_mut(page) {
-        Some(f) if f.zone == Zone::HighMem => {
-            f.kmaps += 1;
-            KAddr { map: PKMAP, ..KAddr::direct(page.pfn, page.gen) }
+    let addr = {
+        let mut mm = t.exec.mm();
+        match mm.frame_mut(page) {
+            Some(f) if f.zone == Zone::HighMem => {
+                f.kmaps += 1;
+                KAddr { map: PKMAP, ..KAddr::direct(page.pfn, page.gen) }
+            }
+            _ => KAddr::direct(page.pfn, page.gen),
         }
-        _ => KAddr::direct(page.pfn, page.gen),
-    }
+    };
+    trace_map(&t, "kmap", page.pfn);
+    addr
 }
 
 /// `kunmap(page)`.
@@ -73,10 +83,13 @@ pub fn kunmap(page: Page) {
         crate::sched::bug();
     }
     let t = current();
-    let mut mm = t.exec.mm();
-    if let Some(f) = mm.frame_mut(page) {
-        f.kmaps = f.kmaps.saturating_sub(1);
+    {
+        let mut mm = t.exec.mm();
+        if let Some(f) = mm.frame_mut(page) {
+            f.kmaps = f.kmaps.saturating_sub(1);
+        }
     }
+    trace_map(&t, "kunmap", page.pfn);
 }
 
 fn push_map(page: Page, atomic: bool, at: &'static Location<'static>) -> KAddr {
@@ -88,6 +101,7 @@ fn push_map(page: Page, atomic: bool, at: &'static Location<'static>) -> KAddr {
     }
     let id = t.exec.kmap_id();
     t.state().kmaps.push(KmapSlot { id, pfn: page.pfn, atomic, site });
+    trace_map(&t, op, page.pfn);
     KAddr { map: id, ..KAddr::direct(page.pfn, page.gen) }
 }
 
@@ -128,6 +142,7 @@ fn pop_map(addr: KAddr, atomic: bool, at: &'static Location<'static>) {
         if k.atomic {
             preempt_on(&t, Site { at, op });
         }
+        trace_map(&t, op, k.pfn);
     }
 }
 

@@ -25,6 +25,7 @@
 pub mod atomic;
 pub mod blk;
 pub mod bottom_half;
+pub mod check;
 pub mod dax;
 pub mod errno;
 pub mod fault_inject;

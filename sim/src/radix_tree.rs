@@ -89,6 +89,19 @@ impl Nodes {
         if self.count.is_empty() {
             self.height = 0;
         }
+        // `radix_tree_shrink()` / `xas_shrink()`: while the top node's only child is in slot 0
+        // (every item is below that child), the top node is freed and the tree loses a level.
+        // Without this a tree that once grew kept its height, and a later insert needed fewer
+        // nodes than the kernel allocates.
+        while self.height > 1 {
+            let top = self.count.get(&(self.height, 0)).copied().unwrap_or(0);
+            let slot0 = self.count.get(&(self.height - 1, 0)).copied().unwrap_or(0);
+            if top != slot0 {
+                break;
+            }
+            self.count.remove(&(self.height, 0));
+            self.height -= 1;
+        }
     }
 
     /// Interior nodes in the tree.

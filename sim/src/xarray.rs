@@ -185,6 +185,13 @@ pub fn __xa_cmpxchg<T: Clone + PartialEq>(
     gfp: Gfp,
 ) -> Result<Option<T>, Errno> {
     if entry.is_some() {
+        // The kernel only creates nodes in `xas_store()`, reached when the slot holds `old`;
+        // a mismatch returns without allocating (or sleeping, or being fault-injected).
+        g.xa.ghost.read();
+        let cur = g.xa.inner().items.get(&index).cloned();
+        if cur != old {
+            return Ok(cur);
+        }
         nomem(g, index, gfp, Location::caller())?;
     }
     g.xa.ghost.read();

@@ -70,9 +70,12 @@ pub(crate) fn alloc_pages_at(at: &'static Location<'static>, gfp: Gfp, order: u3
         let mut mm = exec.mm();
         let m = &mut *mm;
         let rng = &mut m.rng;
-        m.fault.should_fail(&cfg.faults, Cap::PageAlloc, gfp, order, 1 << order, || {
+        let mut nth = t.state().fail_nth;
+        let r = m.fault.should_fail(&cfg.faults, &mut nth, Cap::PageAlloc, gfp, order, 1 << order, || {
             rand::Rng::gen_range(rng, 0..100)
-        })
+        });
+        t.state().fail_nth = nth;
+        r
     };
     if failed {
         exec.emit(&t, Cat::Mem, op, || {

@@ -52,9 +52,18 @@ pub(crate) fn kmem_cache_alloc_at(
         let mut mm = t.exec.mm();
         let m = &mut *mm;
         let rng = &mut m.rng;
-        m.fault.should_fail(&t.exec.config().faults, Cap::Slab, gfp, 0, cache.size as i64, || {
-            rand::Rng::gen_range(rng, 0..100)
-        })
+        let mut nth = t.state().fail_nth;
+        let r = m.fault.should_fail(
+            &t.exec.config().faults,
+            &mut nth,
+            Cap::Slab,
+            gfp,
+            0,
+            cache.size as i64,
+            || rand::Rng::gen_range(rng, 0..100),
+        );
+        t.state().fail_nth = nth;
+        r
     };
     t.exec.emit(&t, Cat::Mem, "kmem_cache_alloc", || {
         format!(

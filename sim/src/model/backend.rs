@@ -107,7 +107,9 @@ impl<T> RawMutex<T> {
         match self {
             RawMutex::Std(m) => RawGuard::Std(m.lock().unwrap_or_else(|e| e.into_inner())),
             RawMutex::Shuttle(m) => RawGuard::Shuttle(m.lock().unwrap_or_else(|e| e.into_inner())),
-            RawMutex::Loom(m) => RawGuard::Loom(m.lock().unwrap_or_else(|e| e.into_inner())),
+            RawMutex::Loom(m) => {
+                RawGuard::Loom(loom_blocking(|| m.lock()).unwrap_or_else(|e| e.into_inner()))
+            }
         }
     }
 
@@ -253,7 +255,32 @@ impl<T> RawJoin<T> {
         match self {
             RawJoin::Std(h) => h.join(),
             RawJoin::Shuttle(h) => h.join(),
-            RawJoin::Loom(h) => h.join(),
+            RawJoin::Loom(h) => loom_blocking(|| h.join()),
+        }
+    }
+}
+
+/// Runs a loom operation that may block. loom detects a deadlock inside the task that blocks
+/// last and panics right there, so without this the panic would reach that task's own handler
+/// and be reported as a plain panic of the task ("ksim: task X panicked: deadlock; threads =
+/// ..."), not as a deadlock with the held locks (found by sim/tests/locking.rs). Record it as a
+/// deadlock first; the task's handler then sees the failed execution and stays quiet. shuttle
+/// detects deadlocks in its scheduler, outside every task, where the runner classifies them.
+fn loom_blocking<R>(f: impl FnOnce() -> R) -> R {
+    // Looked up before blocking: after a deadlock loom has no active thread, and its
+    // thread-locals (where the current task is kept) can no longer be read.
+    let task = current_task();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(p) => {
+            let payload = super::panic::payload_text(&*p);
+            if payload.starts_with("deadlock") {
+                if let Some(t) = task.filter(|t| !t.exec.failed()) {
+                    let msg = super::panic::take_last_panic().unwrap_or(payload);
+                    super::runner::record_deadlock(&t.exec, &msg);
+                }
+            }
+            std::panic::resume_unwind(p)
         }
     }
 }

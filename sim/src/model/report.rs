@@ -39,6 +39,9 @@ pub enum Violation {
     NonAddressable,
     /// `kunmap_atomic()` / `kunmap_local()` out of order (they must nest strictly).
     KmapNesting,
+    /// A scenario's final check failed: data read back differs from the shadow model, or an
+    /// errno is not the one the kernel returns.
+    Integrity,
     /// A driver `BUG_ON()` / `BUG()`.
     Bug,
     /// Any other panic inside the simulation (a driver or harness bug).
@@ -63,6 +66,7 @@ impl Violation {
         Violation::ReclaimRecursion,
         Violation::NonAddressable,
         Violation::KmapNesting,
+        Violation::Integrity,
         Violation::Bug,
         Violation::Panic,
     ];
@@ -85,6 +89,7 @@ impl Violation {
             Violation::ReclaimRecursion => "reclaim-recursion",
             Violation::NonAddressable => "non-addressable",
             Violation::KmapNesting => "kmap-nesting",
+            Violation::Integrity => "integrity",
             Violation::Bug => "bug",
             Violation::Panic => "panic",
         }

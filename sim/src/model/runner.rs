@@ -117,7 +117,7 @@ impl FromStr for Scheduler {
         let name = parts.next().unwrap_or("");
         if name == "replay" {
             let schedule = s.strip_prefix("replay:").unwrap_or("").to_string();
-            if shuttle_engine::scheduler::serialization::deserialize_schedule(&schedule).is_none() {
+            if !valid_schedule(&schedule) {
                 return Err(format!("malformed shuttle schedule in '{s}'"));
             }
             return Ok(Scheduler::Replay { schedule });
@@ -171,6 +171,21 @@ impl FromStr for Scheduler {
             _ => Scheduler::Loom { preemption_bound: num("bound")?.map(|v| v as usize) },
         })
     }
+}
+
+/// Whether shuttle can decode `schedule`. Its decoder indexes without checking (it panics on an
+/// empty or truncated string), so the check runs behind `catch_unwind` with ksim's panic hook
+/// keeping it quiet.
+fn valid_schedule(schedule: &str) -> bool {
+    if schedule.is_empty() || !schedule.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return false;
+    }
+    panic::install();
+    let prev = panic::set_in_run(true);
+    let ok = catch_unwind(|| shuttle_engine::scheduler::serialization::deserialize_schedule(schedule).is_some());
+    panic::set_in_run(prev);
+    let _ = panic::take_last_panic();
+    ok.unwrap_or(false)
 }
 
 /// What identifies a run for replay: scenario (if from the catalogue), its configuration label,
@@ -573,17 +588,7 @@ fn report_escaped_panic(run: &RunShared, p: &(dyn std::any::Any + Send)) {
     }
     let msg = panic::take_last_panic().unwrap_or_else(|| panic::payload_text(p));
     if msg.contains("deadlock") {
-        let mut body = String::from("ksim: deadlock: every task is blocked\n");
-        body.push_str(&format!("({msg})\n\nShowing all locks held in the system:\n"));
-        let graph = run.lockdep();
-        for t in exec.tasks() {
-            let st = t.state();
-            if !st.held.is_empty() {
-                body.push_str(&graph.held_locks(&t, &st.held));
-            }
-        }
-        drop(graph);
-        exec.record_external(None, Violation::Deadlock, body);
+        record_deadlock(&exec, &msg);
     } else {
         exec.record_external(
             None,
@@ -591,4 +596,22 @@ fn report_escaped_panic(run: &RunShared, p: &(dyn std::any::Any + Send)) {
             format!("ksim: the run panicked outside a task: {msg}\n"),
         );
     }
+}
+
+/// Records the backend's deadlock detection (`msg` is its panic message) as a deadlock report
+/// listing every task's held locks. Called from [`report_escaped_panic`] for shuttle, which
+/// detects deadlocks in its scheduler, and from the backend's loom blocking operations, because
+/// loom panics inside the task that blocks last (see `backend::loom_blocking`).
+pub(crate) fn record_deadlock(exec: &Exec, msg: &str) {
+    let mut body = String::from("ksim: deadlock: every task is blocked\n");
+    body.push_str(&format!("({msg})\n\nShowing all locks held in the system:\n"));
+    let graph = exec.run.lockdep();
+    for t in exec.tasks() {
+        let st = t.state();
+        if !st.held.is_empty() {
+            body.push_str(&graph.held_locks(&t, &st.held));
+        }
+    }
+    drop(graph);
+    exec.record_external(None, Violation::Deadlock, body);
 }

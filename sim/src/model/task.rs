@@ -121,6 +121,8 @@ pub struct TaskState {
     /// `radix_tree_preload()`'s per-CPU node pool (per task here: a task is a CPU while it has
     /// preemption disabled, which is when the pool is used).
     pub radix_preload: u32,
+    /// `current->fail_nth` (`/proc/<pid>/fail-nth`).
+    pub fail_nth: u64,
 }
 
 /// One `kmap_atomic()` / `kmap_local_page()` mapping.
@@ -159,6 +161,7 @@ impl TaskState {
             io_path: None,
             kmaps: Vec::new(),
             radix_preload: 0,
+            fail_nth: 0,
         }
     }
 

@@ -1,0 +1,30 @@
+//! ksim's own final checks (no kernel counterpart): a scenario compares what it reads back with
+//! its shadow model, and the errnos it gets with the ones the kernel returns. A failed check is
+//! a report like any other, with the task, the simulated call trace and the replay line.
+
+use std::panic::Location;
+
+use crate::model::current;
+use crate::model::report::Violation;
+
+/// Reports `what` as a failed integrity check unless `ok`.
+///
+/// # Context
+/// Any.
+#[track_caller]
+pub fn expect(ok: bool, what: impl FnOnce() -> String) {
+    if ok {
+        return;
+    }
+    let at = Location::caller();
+    let t = current();
+    let body = format!("ksim: integrity check failed at {}:{}: {}\n", at.file(), at.line(), what());
+    t.exec.report(&t, Violation::Integrity, body, "ksim::check::expect");
+}
+
+/// Reports unless `got == want`, showing both.
+#[track_caller]
+pub fn expect_eq<T: PartialEq + std::fmt::Debug>(got: T, want: T, what: &str) {
+    let ok = got == want;
+    expect(ok, || format!("{what}: got {got:?}, expected {want:?}"));
+}

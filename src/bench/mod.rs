@@ -1,0 +1,96 @@
+//! `ksim bench GROUP`: performance figures, in the same process and run, so the ratios compare
+//! like with like. Each group is one function returning named figures; `all` runs every group.
+//! Groups to come (memory, drivers, catalogue) are one more entry in [`GROUPS`] each.
+
+mod core;
+
+use std::process::ExitCode;
+
+use crate::cli::{out, CliResult};
+
+/// How much work a group may do.
+pub struct Budget {
+    /// Executions per measured random-scheduler run.
+    pub iterations: usize,
+    /// Measurements per figure; the median is reported.
+    pub repeats: usize,
+    /// Exhaustive (loom) runs per measurement: one explores only a handful of executions,
+    /// too short to time alone.
+    pub rounds: usize,
+}
+
+impl Budget {
+    const FULL: Budget = Budget { iterations: 5000, repeats: 7, rounds: 100 };
+    /// For the CLI's own tests (`--quick`): exercises every path, measures nothing.
+    const QUICK: Budget = Budget { iterations: 10, repeats: 1, rounds: 1 };
+}
+
+/// What a figure counts, for the table.
+#[derive(Clone, Copy)]
+pub enum Unit {
+    PerSec,
+    Ratio,
+    Count,
+}
+
+/// One named number. Names are unique across groups: they are the JSON keys.
+pub struct Figure {
+    pub name: &'static str,
+    pub value: f64,
+    pub unit: Unit,
+}
+
+type Group = fn(&Budget) -> Result<Vec<Figure>, String>;
+
+/// Every group, in the order `all` runs them.
+const GROUPS: &[(&str, Group)] = &[("core", core::run)];
+
+pub fn run(group: &str, json: bool, quick: bool) -> CliResult {
+    let chosen: Vec<&(&str, Group)> = GROUPS.iter().filter(|g| group == "all" || g.0 == group).collect();
+    if chosen.is_empty() {
+        let names: Vec<&str> = GROUPS.iter().map(|g| g.0).collect();
+        return Err(format!("unknown bench group '{group}' (valid: {}, all)", names.join(", ")));
+    }
+    let budget = if quick { Budget::QUICK } else { Budget::FULL };
+    let mut results = Vec::new();
+    for (name, f) in chosen {
+        results.push((*name, f(&budget)?));
+    }
+    out(&if json { to_json(&budget, &results) } else { table(&budget, &results) });
+    Ok(ExitCode::SUCCESS)
+}
+
+fn to_json(b: &Budget, results: &[(&str, Vec<Figure>)]) -> String {
+    let mut m = serde_json::Map::new();
+    m.insert("iterations".into(), b.iterations.into());
+    m.insert("repeats".into(), b.repeats.into());
+    m.insert("rounds".into(), b.rounds.into());
+    for f in results.iter().flat_map(|(_, figs)| figs) {
+        let v = match f.unit {
+            Unit::Count => serde_json::Value::from(f.value as u64),
+            _ => serde_json::Value::from(f.value),
+        };
+        m.insert(f.name.into(), v);
+    }
+    format!("{}\n", serde_json::Value::Object(m))
+}
+
+fn table(b: &Budget, results: &[(&str, Vec<Figure>)]) -> String {
+    let w = results.iter().flat_map(|(_, f)| f).map(|f| f.name.len()).max().unwrap_or(0);
+    let mut t = String::new();
+    for (group, figs) in results {
+        t.push_str(&format!(
+            "{group} (random: {} executions, loom: {} exhaustive runs; median of {})\n",
+            b.iterations, b.rounds, b.repeats
+        ));
+        for f in figs {
+            let (v, unit) = match f.unit {
+                Unit::PerSec => (format!("{:.0}", f.value), "exec/s"),
+                Unit::Ratio => (format!("{:.3}", f.value), "x"),
+                Unit::Count => (format!("{}", f.value as u64), "executions"),
+            };
+            t.push_str(&format!("  {:<w$}  {v:>12} {unit}\n", f.name));
+        }
+    }
+    t
+}
