@@ -132,6 +132,33 @@ pub(crate) enum Cap {
 }
 
 impl FaultState {
+    /// The capability's filters (`should_fail_alloc_page()` / `should_failslab()` before they
+    /// call `should_fail()`): the attributes to use, or `None` when the call is exempt. Callers
+    /// use it as a fast path: most allocations are exempt under the kernel's defaults.
+    pub(crate) fn eligible(plan: &FaultPlan, cap: Cap, gfp: Gfp, order: u32) -> Option<&FaultAttr> {
+        if gfp.contains(__GFP_NOFAIL) {
+            return None;
+        }
+        match cap {
+            Cap::PageAlloc => {
+                let p = &plan.page_alloc;
+                if order < p.min_order
+                    || (p.ignore_gfp_highmem && gfp.contains(__GFP_HIGHMEM))
+                    || (p.ignore_gfp_wait && gfp.contains(__GFP_DIRECT_RECLAIM))
+                {
+                    return None;
+                }
+                Some(&p.attr)
+            }
+            Cap::Slab => {
+                if plan.slab.ignore_gfp_wait && gfp.contains(__GFP_DIRECT_RECLAIM) {
+                    return None;
+                }
+                Some(&plan.slab.attr)
+            }
+        }
+    }
+
     /// `should_fail_alloc_page()` / `should_failslab()`: the capability's filters, then the
     /// generic `should_fail(attr, size)` in the kernel's order: fail-nth, probability == 0,
     /// times == 0, space, interval, the probability roll. `roll` gives a number in 0..100.
@@ -146,27 +173,7 @@ impl FaultState {
         size: i64,
         roll: impl FnOnce() -> u32,
     ) -> bool {
-        if gfp.contains(__GFP_NOFAIL) {
-            return false;
-        }
-        let attr = match cap {
-            Cap::PageAlloc => {
-                let p = &plan.page_alloc;
-                if order < p.min_order
-                    || (p.ignore_gfp_highmem && gfp.contains(__GFP_HIGHMEM))
-                    || (p.ignore_gfp_wait && gfp.contains(__GFP_DIRECT_RECLAIM))
-                {
-                    return false;
-                }
-                &p.attr
-            }
-            Cap::Slab => {
-                if plan.slab.ignore_gfp_wait && gfp.contains(__GFP_DIRECT_RECLAIM) {
-                    return false;
-                }
-                &plan.slab.attr
-            }
-        };
+        let Some(attr) = Self::eligible(plan, cap, gfp, order) else { return false };
         // `should_fail_ex()`: the task's fail-nth comes first and overrides everything else.
         if *task_nth > 0 {
             *task_nth -= 1;

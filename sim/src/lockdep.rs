@@ -16,7 +16,16 @@ pub(crate) fn lock_acquire(t: &TaskCell, class: &'static str, instance: usize, k
             t.exec.run.lockdep().acquire(t, &st, class, instance, site)
         };
         if let Some((v, body)) = found {
+            // Taking a lock instance the task already holds can only deadlock on itself: with
+            // `panic_on_report` off the report returned and the lock below would hang forever
+            // (the std backend has no deadlock detection; found by sim/tests/locking.rs). Stop
+            // the execution as for a BUG().
+            let self_deadlock =
+                v == Violation::RecursiveLocking && t.state().held.iter().any(|h| h.instance == instance);
             t.exec.report(t, v, body, site.op);
+            if self_deadlock {
+                t.exec.stop_execution(v);
+            }
         }
     }
     t.state().held.push(HeldLock { class, instance, kind, site });

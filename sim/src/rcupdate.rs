@@ -9,13 +9,59 @@
 
 use std::panic::Location;
 
-use crate::model::backend::yield_now;
+use crate::model::backend::{try_backend, yield_now, BackendKind, Ghost};
 use crate::model::config::RcuFlavour;
 use crate::model::current;
 use crate::model::task::Site;
 use crate::model::trace::Cat;
 use crate::preempt::{count_add, count_sub, PREEMPT_OFFSET};
 use crate::sched::might_sleep_at;
+
+/// The grace-period machinery's memory ordering, made visible to loom.
+///
+/// In the kernel a grace period implies full memory barriers on every CPU, so a reader that
+/// enters its section after `synchronize_rcu()` began sees every store made before it. ksim's
+/// grace period scans the readers' task state, kept in std locks that loom does not see, and loom
+/// treats SeqCst accesses as AcqRel: without this, loom let a reader that started after the scan
+/// read a value overwritten before `synchronize_rcu()` and then see the object freed, a false
+/// positive (found by sim/tests/locking.rs). Readers and updaters therefore perform an RMW on one
+/// per-execution loom atomic — but readers only while a grace period is in progress, so that
+/// bodies that never call `synchronize_rcu()` pay nothing. Inert under std and shuttle (shuttle
+/// is sequentially consistent).
+struct RcuOrder {
+    ghost: Ghost,
+    /// Grace periods in progress (physical state: loom runs one task at a time).
+    in_progress: std::sync::atomic::AtomicUsize,
+}
+
+loom::lazy_static! {
+    static ref RCU_ORDER: RcuOrder =
+        RcuOrder { ghost: Ghost::new(), in_progress: std::sync::atomic::AtomicUsize::new(0) };
+}
+
+/// A reader's side: orders its section against a grace period in progress.
+fn reader_order() {
+    if try_backend() == Some(BackendKind::Loom)
+        && RCU_ORDER.in_progress.load(std::sync::atomic::Ordering::SeqCst) > 0
+    {
+        RCU_ORDER.ghost.write();
+    }
+}
+
+/// An updater's side: `start` before the scan of the readers, `!start` after the wait.
+fn updater_order(start: bool) {
+    use std::sync::atomic::Ordering::SeqCst;
+    if try_backend() != Some(BackendKind::Loom) {
+        return;
+    }
+    if start {
+        RCU_ORDER.in_progress.fetch_add(1, SeqCst);
+        RCU_ORDER.ghost.write();
+    } else {
+        RCU_ORDER.ghost.write();
+        RCU_ORDER.in_progress.fetch_sub(1, SeqCst);
+    }
+}
 
 /// `rcu_read_lock()`.
 ///
@@ -37,6 +83,8 @@ pub fn rcu_read_lock() {
             st.rcu_depth += 1;
         }
     }
+    // After the reader is visible as inside: a grace period that misses it is ordered before it.
+    reader_order();
     match cfg.rcu {
         RcuFlavour::Classic if cfg.preempt_count => count_add(&t, PREEMPT_OFFSET, site),
         _ => t.exec.emit(&t, Cat::Context, "rcu_read_lock", || format!("at {}", site.file_line())),
@@ -49,6 +97,9 @@ pub fn rcu_read_unlock() {
     let t = current();
     let site = Site { at: Location::caller(), op: "rcu_read_unlock" };
     let cfg = t.exec.config();
+    // Before the reader is visible as outside: a grace period that waited for it is ordered
+    // after its section.
+    reader_order();
     {
         let mut st = t.state();
         st.rcu_readers = st.rcu_readers.saturating_sub(1);
@@ -76,6 +127,7 @@ pub fn rcu_read_lock_held() -> bool {
 pub fn synchronize_rcu() {
     let at = Location::caller();
     might_sleep_at(at, "synchronize_rcu()", None);
+    updater_order(true);
     let t = current();
     let readers: Vec<(std::sync::Arc<crate::model::task::TaskCell>, u64)> = t
         .exec
@@ -100,5 +152,6 @@ pub fn synchronize_rcu() {
             yield_now();
         }
     }
+    updater_order(false);
     yield_now();
 }

@@ -34,9 +34,15 @@ fn irqtrace(t: &TaskCell) -> String {
 /// as the expected preempt_count (and, modern, the expected RCU depth `<< 8`), and reports in the
 /// profile's format. `innermost` names the API call for the simulated call trace; `note` is an
 /// extra line (the contract that was checked).
-pub(crate) fn might_sleep_check(
+pub(crate) fn might_sleep_check(at: &'static Location<'static>, innermost: &str, offsets: u32, note: Option<&str>) {
+    might_sleep_check_lazy(at, &|| innermost.to_string(), offsets, note)
+}
+
+/// [`might_sleep_check`] with the call's description built only when it is printed: the
+/// allocator checks on every blocking call, and naming the GFP flags costs more than the check.
+pub(crate) fn might_sleep_check_lazy(
     at: &'static Location<'static>,
-    innermost: &str,
+    innermost: &dyn Fn() -> String,
     offsets: u32,
     note: Option<&str>,
 ) {
@@ -54,7 +60,7 @@ pub(crate) fn might_sleep_check(
         Profile::Modern => pc + (rcu << 8) == offsets && !irqs && nb == 0,
     };
     t.exec.emit(&t, Cat::Sleep, "might_sleep", || {
-        format!("{innermost} at {}:{} {}", at.file(), at.line(), if ok { "ok" } else { "INVALID" })
+        format!("{} at {}:{} {}", innermost(), at.file(), at.line(), if ok { "ok" } else { "INVALID" })
     });
     if ok {
         return;
@@ -99,7 +105,7 @@ pub(crate) fn might_sleep_check(
     if let Some(n) = note {
         let _ = writeln!(s, "{n}");
     }
-    t.exec.report(&t, Violation::SleepInAtomic, s, innermost);
+    t.exec.report(&t, Violation::SleepInAtomic, s, &innermost());
 }
 
 /// `might_sleep()` at a given caller location (for APIs that sleep: they pass their caller).

@@ -119,7 +119,7 @@ fn rounds(
     Ok((elapsed, executions))
 }
 
-pub fn run(b: &Budget) -> Result<Vec<Figure>, String> {
+pub fn run(b: &Budget) -> super::GroupResult {
     let n = b.iterations;
     // Warm-up (not measured): ksim's first run installs its panic hook, and caches fill.
     ksim(Runner::random(SEED, 1), false)?;
@@ -138,7 +138,8 @@ pub fn run(b: &Budget) -> Result<Vec<Figure>, String> {
     }
     let rate = |s: &Samples| 1.0 / s.median();
     let fig = |name, value, unit| Figure { name, value, unit };
-    Ok(vec![
+    let about = format!("random: {n} executions, loom: {} exhaustive runs", b.rounds);
+    Ok((about, vec![
         fig("ksim_random_exec_per_sec", rate(&kr), Unit::PerSec),
         fig("ksim_random_traced_exec_per_sec", rate(&krt), Unit::PerSec),
         fig("shuttle_random_exec_per_sec", rate(&sr), Unit::PerSec),
@@ -151,5 +152,5 @@ pub fn run(b: &Budget) -> Result<Vec<Figure>, String> {
         fig("shuttle_overhead_ratio_traced", krt.median() / sr.median(), Unit::Ratio),
         fig("loom_overhead_ratio", kl.median() / lr.median(), Unit::Ratio),
         fig("loom_overhead_ratio_traced", klt.median() / lr.median(), Unit::Ratio),
-    ])
+    ]))
 }

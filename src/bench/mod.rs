@@ -3,6 +3,7 @@
 //! Groups to come (memory, drivers, catalogue) are one more entry in [`GROUPS`] each.
 
 mod core;
+mod memory;
 
 use std::process::ExitCode;
 
@@ -10,6 +11,8 @@ use crate::cli::{out, CliResult};
 
 /// How much work a group may do.
 pub struct Budget {
+    /// `--quick`: every path runs once, the numbers mean nothing.
+    pub quick: bool,
     /// Executions per measured random-scheduler run.
     pub iterations: usize,
     /// Measurements per figure; the median is reported.
@@ -20,15 +23,22 @@ pub struct Budget {
 }
 
 impl Budget {
-    const FULL: Budget = Budget { iterations: 5000, repeats: 7, rounds: 100 };
+    const FULL: Budget = Budget { quick: false, iterations: 5000, repeats: 7, rounds: 100 };
     /// For the CLI's own tests (`--quick`): exercises every path, measures nothing.
-    const QUICK: Budget = Budget { iterations: 10, repeats: 1, rounds: 1 };
+    const QUICK: Budget = Budget { quick: true, iterations: 10, repeats: 1, rounds: 1 };
 }
 
 /// What a figure counts, for the table.
 #[derive(Clone, Copy)]
 pub enum Unit {
+    /// Executions per second.
     PerSec,
+    /// Operations per second.
+    OpsPerSec,
+    /// Gigabytes (10^9 bytes) per second.
+    Gbps,
+    /// Seconds.
+    Seconds,
     Ratio,
     Count,
 }
@@ -40,10 +50,19 @@ pub struct Figure {
     pub unit: Unit,
 }
 
-type Group = fn(&Budget) -> Result<Vec<Figure>, String>;
+/// A group's one-line description of what it measured, and its figures.
+pub type GroupResult = Result<(String, Vec<Figure>), String>;
+
+type Group = fn(&Budget) -> GroupResult;
 
 /// Every group, in the order `all` runs them.
-const GROUPS: &[(&str, Group)] = &[("core", core::run)];
+const GROUPS: &[(&str, Group)] = &[("core", core::run), ("memory", memory::run)];
+
+/// The median of `v` (NaN for none).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
 
 pub fn run(group: &str, json: bool, quick: bool) -> CliResult {
     let chosen: Vec<&(&str, Group)> = GROUPS.iter().filter(|g| group == "all" || g.0 == group).collect();
@@ -54,18 +73,19 @@ pub fn run(group: &str, json: bool, quick: bool) -> CliResult {
     let budget = if quick { Budget::QUICK } else { Budget::FULL };
     let mut results = Vec::new();
     for (name, f) in chosen {
-        results.push((*name, f(&budget)?));
+        let (about, figs) = f(&budget)?;
+        results.push((*name, about, figs));
     }
     out(&if json { to_json(&budget, &results) } else { table(&budget, &results) });
     Ok(ExitCode::SUCCESS)
 }
 
-fn to_json(b: &Budget, results: &[(&str, Vec<Figure>)]) -> String {
+fn to_json(b: &Budget, results: &[(&str, String, Vec<Figure>)]) -> String {
     let mut m = serde_json::Map::new();
     m.insert("iterations".into(), b.iterations.into());
     m.insert("repeats".into(), b.repeats.into());
     m.insert("rounds".into(), b.rounds.into());
-    for f in results.iter().flat_map(|(_, figs)| figs) {
+    for f in results.iter().flat_map(|(_, _, figs)| figs) {
         let v = match f.unit {
             Unit::Count => serde_json::Value::from(f.value as u64),
             _ => serde_json::Value::from(f.value),
@@ -75,17 +95,17 @@ fn to_json(b: &Budget, results: &[(&str, Vec<Figure>)]) -> String {
     format!("{}\n", serde_json::Value::Object(m))
 }
 
-fn table(b: &Budget, results: &[(&str, Vec<Figure>)]) -> String {
-    let w = results.iter().flat_map(|(_, f)| f).map(|f| f.name.len()).max().unwrap_or(0);
+fn table(b: &Budget, results: &[(&str, String, Vec<Figure>)]) -> String {
+    let w = results.iter().flat_map(|(_, _, f)| f).map(|f| f.name.len()).max().unwrap_or(0);
     let mut t = String::new();
-    for (group, figs) in results {
-        t.push_str(&format!(
-            "{group} (random: {} executions, loom: {} exhaustive runs; median of {})\n",
-            b.iterations, b.rounds, b.repeats
-        ));
+    for (group, about, figs) in results {
+        t.push_str(&format!("{group} ({about}; median of {})\n", b.repeats));
         for f in figs {
             let (v, unit) = match f.unit {
                 Unit::PerSec => (format!("{:.0}", f.value), "exec/s"),
+                Unit::OpsPerSec => (format!("{:.0}", f.value), "ops/s"),
+                Unit::Gbps => (format!("{:.2}", f.value), "GB/s"),
+                Unit::Seconds => (format!("{:.3}", f.value), "s"),
                 Unit::Ratio => (format!("{:.3}", f.value), "x"),
                 Unit::Count => (format!("{}", f.value as u64), "executions"),
             };

@@ -18,7 +18,7 @@ use crate::model::current;
 use crate::model::report::Violation;
 use crate::model::task::{Site, TaskCell};
 use crate::model::trace::Cat;
-use crate::sched::might_sleep_check;
+use crate::sched::might_sleep_check_lazy;
 use crate::sched_mm::current_gfp_context;
 
 /// Pages reclaim asks each shrinker for (`SHRINK_BATCH`).
@@ -58,15 +58,19 @@ pub(crate) fn alloc_pages_at(at: &'static Location<'static>, gfp: Gfp, order: u3
     let op = if order == 0 { "alloc_page" } else { "alloc_pages" };
     let blocking = gfpflags_allow_blocking(gfp);
     if blocking {
-        let call = if order == 0 {
-            format!("alloc_page({})", gfp.display(cfg.profile))
-        } else {
-            format!("alloc_pages({}, {order})", gfp.display(cfg.profile))
+        let profile = cfg.profile;
+        let call = move || {
+            if order == 0 {
+                format!("alloc_page({})", gfp.display(profile))
+            } else {
+                format!("alloc_pages({}, {order})", gfp.display(profile))
+            }
         };
-        might_sleep_check(at, &call, 0, None);
+        might_sleep_check_lazy(at, &call, 0, None);
     }
     let site = Site { at, op };
-    let failed = {
+    let faults = &cfg.faults;
+    let failed = crate::fault_inject::FaultState::eligible(faults, Cap::PageAlloc, gfp, order).is_some() && {
         let mut mm = exec.mm();
         let m = &mut *mm;
         let rng = &mut m.rng;
@@ -86,7 +90,6 @@ pub(crate) fn alloc_pages_at(at: &'static Location<'static>, gfp: Gfp, order: u3
         }
         return None;
     }
-    let eff = current_gfp_context(&t, gfp);
     let mut reclaimed = false;
     loop {
         if let Some(page) = try_alloc(&t, site, gfp, order) {
@@ -112,7 +115,7 @@ pub(crate) fn alloc_pages_at(at: &'static Location<'static>, gfp: Gfp, order: u3
             });
             return None;
         }
-        direct_reclaim(&t, gfp, eff, at);
+        direct_reclaim(&t, gfp, current_gfp_context(&t, gfp), at);
         reclaimed = true;
     }
 }

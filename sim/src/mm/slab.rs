@@ -9,7 +9,7 @@ use crate::fault_inject::Cap;
 use crate::gfp::{gfpflags_allow_blocking, Gfp};
 use crate::model::current;
 use crate::model::trace::Cat;
-use crate::sched::might_sleep_check;
+use crate::sched::might_sleep_check_lazy;
 
 /// `struct kmem_cache`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,14 +41,11 @@ pub(crate) fn kmem_cache_alloc_at(
     let t = current();
     let profile = t.exec.config().profile;
     if gfpflags_allow_blocking(gfp) {
-        might_sleep_check(
-            at,
-            &format!("kmem_cache_alloc({}, {})", cache.name, gfp.display(profile)),
-            0,
-            None,
-        );
+        let name = cache.name;
+        might_sleep_check_lazy(at, &move || format!("kmem_cache_alloc({name}, {})", gfp.display(profile)), 0, None);
     }
-    let failed = {
+    let faults = &t.exec.config().faults;
+    let failed = crate::fault_inject::FaultState::eligible(faults, Cap::Slab, gfp, 0).is_some() && {
         let mut mm = t.exec.mm();
         let m = &mut *mm;
         let rng = &mut m.rng;

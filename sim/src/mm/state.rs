@@ -69,7 +69,7 @@ pub(crate) struct Frame {
 
 #[derive(Debug)]
 pub(crate) enum Slot {
-    Live(Box<Frame>),
+    Live(Frame),
     Free { alloc: Option<Arc<Who>>, free: Option<Arc<Who>> },
 }
 
@@ -111,8 +111,18 @@ pub(crate) struct Mm {
     pub fault: FaultState,
     pub shrinkers: Vec<Shrinker>,
     pub rng: SmallRng,
-    pub last_who: Option<Arc<Who>>,
+    /// Recent allocation/free records, shared when equal (a driver allocates and frees from a
+    /// handful of sites hundreds of thousands of times).
+    pub recent_who: Vec<Arc<Who>>,
+    /// Freed page buffers kept for reuse (filled anew on allocation), so the ledger costs no
+    /// host allocation per page in steady state.
+    pub pool: Vec<Box<[u8]>>,
 }
+
+/// Page buffers kept for reuse (16 MiB).
+const POOL_PAGES: usize = 4096;
+/// Records remembered for sharing.
+const RECENT_WHO: usize = 8;
 
 impl Mm {
     pub(crate) fn new(config: &Config, seed: u64) -> Mm {
@@ -129,20 +139,22 @@ impl Mm {
             fault: FaultState::default(),
             shrinkers: Vec::new(),
             rng: SmallRng::seed_from_u64(seed),
-            last_who: None,
+            recent_who: Vec::new(),
+            pool: Vec::new(),
         }
     }
 
     /// Shares the allocation record with the previous one when they are equal (pre-populating a
     /// device allocates from one site hundreds of thousands of times).
     pub(crate) fn intern(&mut self, who: Who) -> Arc<Who> {
-        if let Some(last) = &self.last_who {
-            if **last == who {
-                return last.clone();
-            }
+        if let Some(i) = self.recent_who.iter().position(|w| **w == who) {
+            return self.recent_who[i].clone();
         }
         let a = Arc::new(who);
-        self.last_who = Some(a.clone());
+        if self.recent_who.len() == RECENT_WHO {
+            self.recent_who.remove(0);
+        }
+        self.recent_who.push(a.clone());
         a
     }
 
@@ -211,20 +223,27 @@ impl Mm {
                     slot: Slot::Free { alloc: None, free: None },
                 });
             }
+            let fill = if zeroed { 0 } else { POISON };
+            let data = match self.pool.pop() {
+                Some(mut d) => {
+                    d.fill(fill);
+                    d
+                }
+                None => vec![fill; PAGE_SIZE].into_boxed_slice(),
+            };
             let e = &mut self.slots[i];
             e.gen = e.gen.wrapping_add(1);
-            let data = if zeroed { vec![0u8; PAGE_SIZE] } else { vec![POISON; PAGE_SIZE] };
-            e.slot = Slot::Live(Box::new(Frame {
+            e.slot = Slot::Live(Frame {
                 head,
                 order,
-                data: Some(data.into_boxed_slice()),
+                data: Some(data),
                 written: (!zeroed).then(|| vec![0u64; PAGE_SIZE / 64].into_boxed_slice()),
                 refcount: 1,
                 index: 0,
                 zone,
                 kmaps: 0,
                 alloc: who.clone(),
-            }));
+            });
             if pfn == head {
                 head_gen = e.gen;
             }
@@ -238,14 +257,16 @@ impl Mm {
         let mut zone = Zone::Normal;
         for pfn in head..head + (1u64 << order) {
             if let Some(e) = self.entry_mut(pfn) {
-                let alloc = match &e.slot {
-                    Slot::Live(f) => {
-                        zone = f.zone;
-                        Some(f.alloc.clone())
+                let old = std::mem::replace(&mut e.slot, Slot::Free { alloc: None, free: Some(who.clone()) });
+                if let Slot::Live(f) = old {
+                    zone = f.zone;
+                    e.slot = Slot::Free { alloc: Some(f.alloc), free: Some(who.clone()) };
+                    if let Some(d) = f.data {
+                        if self.pool.len() < POOL_PAGES {
+                            self.pool.push(d);
+                        }
                     }
-                    Slot::Free { .. } => None,
-                };
-                e.slot = Slot::Free { alloc, free: Some(who.clone()) };
+                }
             }
         }
         self.in_use -= 1u64 << order;
