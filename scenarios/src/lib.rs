@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod catalogue;
+pub mod io;
 pub mod scenario;
 pub mod settings;
 

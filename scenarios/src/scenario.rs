@@ -65,6 +65,9 @@ pub struct Scenario {
     pub interleaving_dependent: bool,
     /// Most tasks alive at once including the main one (loom allows at most 5).
     pub max_tasks: usize,
+    /// Scenario-specific kernel configuration on top of the settings' (memory limit, fault
+    /// plan), or `None`.
+    pub tune: Option<fn(&Settings, &mut ksim::Config)>,
 }
 
 /// Default budgets of `ksim check`, per scheduler. Small enough for the whole catalogue to run
@@ -109,8 +112,12 @@ impl Scenario {
     /// Runs the scenario, or says in one line why it cannot run (e.g. an environment variable
     /// that would override the scheduler's seed).
     pub fn try_run(&self, user: &Settings, scheduler: Scheduler) -> Result<Outcome, String> {
-        let body = (self.body)(&self.settings(user));
-        let config = self.settings(user).kernel_config();
+        let settings = self.settings(user);
+        let body = (self.body)(&settings);
+        let mut config = settings.kernel_config();
+        if let Some(tune) = self.tune {
+            tune(&settings, &mut config);
+        }
         Runner::new(scheduler).config(config).scenario(self.name, &user.label()).try_run(move || body())
     }
 

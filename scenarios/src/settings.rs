@@ -25,8 +25,14 @@ pub const KEYS: &[Key] = &[
     Key { name: "profile", values: &["4.0", "modern"], default: "modern", doc: "kernel whose preempt_count layout, GFP bits and report text are reproduced" },
     Key { name: "rcu", values: &["classic", "preempt"], default: "classic", doc: "RCU flavour: classic (rcu_read_lock disables preemption) or PREEMPT_RCU (separate nest depth)" },
     Key { name: "preempt_count", values: &["on", "off"], default: "on", doc: "CONFIG_PREEMPT_COUNT: without it spinlocks are invisible to might_sleep" },
-    Key { name: "fixed", values: &["no", "yes"], default: "no", doc: "run a demonstration scenario's fixed variant" },
+    Key { name: "fixed", values: &["no", "yes"], default: "no", doc: "run the scenario's corrected variant (each scenario's description says what changes)" },
+    Key { name: "dax", values: &["on", "off"], default: "on", doc: "brd v4.0 CONFIG_BLK_DEV_RAM_DAX: ->direct_access exists and backing pages are lowmem; off adds __GFP_HIGHMEM and direct_access is NULL" },
+    Key { name: "gfp", values: &["noio", "kernel"], default: "noio", doc: "GFP of brd's insert path: the kernel's GFP_NOIO, or a GFP_KERNEL mutant (reclaim recursion)" },
+    Key { name: "highmem", values: &["off", "on"], default: "off", doc: "a 32-bit highmem machine: 256 pages of lowmem, __GFP_HIGHMEM allocations from ZONE_HIGHMEM" },
 ];
+
+/// Lowmem pages of the highmem machine (1 MiB: small, so scenarios reach highmem quickly).
+const LOWMEM_PAGES: u64 = 256;
 
 /// A parsed set of settings (only the non-default ones are kept, in key order).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -100,7 +106,15 @@ impl Settings {
         c.rcu = if self.get("rcu") == "preempt" { RcuFlavour::Preemptible } else { RcuFlavour::Classic };
         c.preempt_count = self.on("preempt_count");
         c.mode = self.mode();
+        if self.on("highmem") {
+            c = c.highmem(LOWMEM_PAGES);
+        }
         c
+    }
+
+    /// The GFP of brd's insert path these settings select.
+    pub fn insert_gfp(&self) -> Option<ksim::gfp::Gfp> {
+        (self.get("gfp") == "kernel").then_some(ksim::gfp::GFP_KERNEL)
     }
 
     /// The comma-joined label of the non-default settings (empty for defaults).

@@ -64,7 +64,8 @@ impl Errno {
         }
     }
 
-    /// The kernel's negative return value, e.g. -28 for `ENOSPC`.
+    /// The kernel's negative return value, e.g. -28 for `ENOSPC` (also `-Errno::ENOSPC`).
+    #[allow(clippy::should_implement_trait)] // kept as a method: `Errno::ENOSPC.neg()` reads as the C
     pub fn neg(self) -> i64 {
         -(self.code() as i64)
     }
@@ -104,6 +105,15 @@ impl fmt::Display for Errno {
 }
 
 impl std::error::Error for Errno {}
+
+impl std::ops::Neg for Errno {
+    type Output = i64;
+
+    /// `-EINVAL`: the kernel's negative return value.
+    fn neg(self) -> i64 {
+        Errno::neg(self)
+    }
+}
 
 const ALL: &[Errno] = &[
     Errno::EPERM,

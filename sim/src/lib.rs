@@ -39,6 +39,7 @@ pub mod mm;
 pub mod model;
 pub mod mutex;
 pub mod preempt;
+pub mod printk;
 pub mod radix_tree;
 pub mod rcupdate;
 pub mod sched;

@@ -34,7 +34,12 @@ fn irqtrace(t: &TaskCell) -> String {
 /// as the expected preempt_count (and, modern, the expected RCU depth `<< 8`), and reports in the
 /// profile's format. `innermost` names the API call for the simulated call trace; `note` is an
 /// extra line (the contract that was checked).
-pub(crate) fn might_sleep_check(at: &'static Location<'static>, innermost: &str, offsets: u32, note: Option<&str>) {
+pub(crate) fn might_sleep_check(
+    at: &'static Location<'static>,
+    innermost: &str,
+    offsets: u32,
+    note: Option<&str>,
+) {
     might_sleep_check_lazy(at, &|| innermost.to_string(), offsets, note)
 }
 

@@ -136,7 +136,7 @@ fn nomem<T: Clone + PartialEq>(
 fn store<T: Clone + PartialEq>(xa: &XArray<T>, index: u64, entry: Option<T>) -> Option<T> {
     xa.ghost.write();
     let mut inner = xa.inner();
-    let old = match entry {
+    match entry {
         Some(e) => {
             let items = inner.items.len() as u64;
             let old = inner.items.insert(index, e);
@@ -152,8 +152,7 @@ fn store<T: Clone + PartialEq>(xa: &XArray<T>, index: u64, entry: Option<T>) -> 
             }
             old
         }
-    };
-    old
+    }
 }
 
 /// `__xa_store(xa, index, entry, gfp)` with `xa_lock` held: the previous entry, or `-ENOMEM`.

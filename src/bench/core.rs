@@ -139,18 +139,21 @@ pub fn run(b: &Budget) -> super::GroupResult {
     let rate = |s: &Samples| 1.0 / s.median();
     let fig = |name, value, unit| Figure { name, value, unit };
     let about = format!("random: {n} executions, loom: {} exhaustive runs", b.rounds);
-    Ok((about, vec![
-        fig("ksim_random_exec_per_sec", rate(&kr), Unit::PerSec),
-        fig("ksim_random_traced_exec_per_sec", rate(&krt), Unit::PerSec),
-        fig("shuttle_random_exec_per_sec", rate(&sr), Unit::PerSec),
-        fig("ksim_loom_exec_per_sec", rate(&kl), Unit::PerSec),
-        fig("ksim_loom_traced_exec_per_sec", rate(&klt), Unit::PerSec),
-        fig("loom_exec_per_sec", rate(&lr), Unit::PerSec),
-        fig("ksim_loom_executions", kl.per_run(b.rounds), Unit::Count),
-        fig("loom_executions", lr.per_run(b.rounds), Unit::Count),
-        fig("shuttle_overhead_ratio", kr.median() / sr.median(), Unit::Ratio),
-        fig("shuttle_overhead_ratio_traced", krt.median() / sr.median(), Unit::Ratio),
-        fig("loom_overhead_ratio", kl.median() / lr.median(), Unit::Ratio),
-        fig("loom_overhead_ratio_traced", klt.median() / lr.median(), Unit::Ratio),
-    ]))
+    Ok((
+        about,
+        vec![
+            fig("ksim_random_exec_per_sec", rate(&kr), Unit::PerSec),
+            fig("ksim_random_traced_exec_per_sec", rate(&krt), Unit::PerSec),
+            fig("shuttle_random_exec_per_sec", rate(&sr), Unit::PerSec),
+            fig("ksim_loom_exec_per_sec", rate(&kl), Unit::PerSec),
+            fig("ksim_loom_traced_exec_per_sec", rate(&klt), Unit::PerSec),
+            fig("loom_exec_per_sec", rate(&lr), Unit::PerSec),
+            fig("ksim_loom_executions", kl.per_run(b.rounds), Unit::Count),
+            fig("loom_executions", lr.per_run(b.rounds), Unit::Count),
+            fig("shuttle_overhead_ratio", kr.median() / sr.median(), Unit::Ratio),
+            fig("shuttle_overhead_ratio_traced", krt.median() / sr.median(), Unit::Ratio),
+            fig("loom_overhead_ratio", kl.median() / lr.median(), Unit::Ratio),
+            fig("loom_overhead_ratio_traced", klt.median() / lr.median(), Unit::Ratio),
+        ],
+    ))
 }

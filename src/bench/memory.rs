@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ksim::gfp::{GFP_KERNEL, __GFP_ZERO};
+use ksim::gfp::{__GFP_ZERO, GFP_KERNEL};
 use ksim::highmem::page_address;
 use ksim::mm::{__free_page, alloc_page, memcpy_from, memcpy_to, PAGE_SIZE};
 use ksim::{Config, Runner};
@@ -112,7 +112,8 @@ pub fn run(b: &Budget) -> GroupResult {
     let (n, pages, rounds) = if b.quick { (16, 4, 1) } else { (200_000, 256, 256) };
     let bytes = (pages * rounds * PAGE_SIZE) as f64;
     let (mut ka, mut kat, mut pa) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut kw, mut kr, mut kwt, mut pw, mut pr) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut kw, mut kr, mut kwt, mut pw, mut pr) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     ksim_alloc_free(16, false)?;
     for _ in 0..b.repeats {
         ka.push(n as f64 / ksim_alloc_free(n, false)?.as_secs_f64());

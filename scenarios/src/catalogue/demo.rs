@@ -119,6 +119,7 @@ pub fn scenarios() -> Vec<Scenario> {
             expect: |s| fixed_or(s, Violation::SleepInAtomic),
             interleaving_dependent: true,
             max_tasks: 3,
+            tune: None,
         },
         Scenario {
             name: "demo-irq-sleep",
@@ -132,6 +133,7 @@ pub fn scenarios() -> Vec<Scenario> {
             expect: |s| fixed_or(s, Violation::SleepInAtomic),
             interleaving_dependent: false,
             max_tasks: 3,
+            tune: None,
         },
         Scenario {
             name: "demo-abba",
@@ -145,6 +147,7 @@ pub fn scenarios() -> Vec<Scenario> {
             expect: |s| fixed_or(s, Violation::LockOrderInversion),
             interleaving_dependent: false,
             max_tasks: 2,
+            tune: None,
         },
     ]
 }

@@ -1,5 +1,7 @@
 //! The scenario catalogue.
 
+mod brd;
+mod dax;
 mod demo;
 
 use crate::scenario::Scenario;
@@ -7,6 +9,8 @@ use crate::scenario::Scenario;
 /// Every scenario, in catalogue order.
 pub fn all() -> Vec<Scenario> {
     let mut v = Vec::new();
+    v.extend(dax::scenarios());
+    v.extend(brd::scenarios());
     v.extend(demo::scenarios());
     v
 }

@@ -45,6 +45,12 @@ pub trait BlockDriver: Send + Sync {
         Err(Errno::EOPNOTSUPP)
     }
 
+    /// `QUEUE_FLAG_DISCARD` / `max_discard_sectors > 0`: the queue accepts discards. Without
+    /// it the block layer ends a discard bio with `-EOPNOTSUPP` before the driver sees it.
+    fn supports_discard(&self) -> bool {
+        false
+    }
+
     /// `QUEUE_FLAG_NOWAIT` / `BLK_FEAT_NOWAIT`: the driver handles `REQ_NOWAIT`.
     fn supports_nowait(&self) -> bool {
         false

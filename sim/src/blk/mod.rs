@@ -33,8 +33,8 @@ pub const PAGE_SECTORS: u64 = 1 << PAGE_SECTORS_SHIFT;
 pub const BLKFLSBUF: u32 = 0x1261;
 
 /// `generic_make_request()` / `submit_bio()`: remaps the partition offset, applies the generic
-/// checks (beyond end of device: `-EIO`; `REQ_NOWAIT` on a queue without nowait support:
-/// `-EOPNOTSUPP`), marks the task as inside the I/O path and calls the driver. Returns the bio's
+/// checks (beyond end of device: `-EIO`; a discard to a queue without discard support, or
+/// `REQ_NOWAIT` to one without nowait support: `-EOPNOTSUPP`), marks the task as inside the I/O path and calls the driver. Returns the bio's
 /// status (ksim drivers complete synchronously, as brd and pmem do).
 ///
 /// # Context
@@ -57,6 +57,10 @@ pub fn submit_bio(bdev: &Bdev, bio: &mut Bio) -> Result<(), Errno> {
         return Err(Errno::EIO);
     }
     bio.sector += bdev.start_sect();
+    if bio.op == ReqOp::Discard && !bdev.disk.driver.supports_discard() {
+        bio.status = Some(Err(Errno::EOPNOTSUPP));
+        return Err(Errno::EOPNOTSUPP);
+    }
     if bio.nowait && !bdev.disk.driver.supports_nowait() {
         bio.status = Some(Err(Errno::EOPNOTSUPP));
         return Err(Errno::EOPNOTSUPP);

@@ -39,8 +39,14 @@ impl KAddr {
     }
 
     /// `addr + n` (pointer arithmetic; no check until the address is used).
+    #[allow(clippy::should_implement_trait)] // also `addr + n` through `Add<usize>`
     pub fn add(self, n: usize) -> KAddr {
         KAddr { off: self.off + n as u64, ..self }
+    }
+
+    /// The frame the address falls in (`virt_to_pfn`).
+    pub fn pfn(self) -> u64 {
+        self.pfn + self.off / PAGE_SIZE as u64
     }
 
     /// Whether this is `NULL`.
@@ -55,6 +61,14 @@ impl KAddr {
         }
         let base = if self.map == 0 { PAGE_OFFSET } else { PKMAP_BASE };
         base + self.pfn * PAGE_SIZE as u64 + self.off
+    }
+}
+
+impl std::ops::Add<usize> for KAddr {
+    type Output = KAddr;
+
+    fn add(self, n: usize) -> KAddr {
+        KAddr::add(self, n)
     }
 }
 
@@ -185,6 +199,11 @@ fn access(
     at: &'static Location<'static>,
 ) {
     let t = current();
+    if dst.is_some() {
+        t.exec.mem_ghost.read();
+    } else {
+        t.exec.mem_ghost.write();
+    }
     let poison = t.exec.config().mem.poison_check;
     let result = {
         let mut mm = t.exec.mm();
@@ -341,4 +360,22 @@ pub fn memcpy_from(dst: &mut [u8], src: KAddr) {
 #[track_caller]
 pub fn memset(dst: KAddr, c: u8, n: usize) {
     access(dst, n, None, None, Some(c), "memset", Location::caller());
+}
+
+/// `memcpy(dst, src, n)` between two kernel addresses: both are checked (the source as a read,
+/// the destination as a write).
+///
+/// # Context
+/// Any.
+#[track_caller]
+pub fn memcpy(dst: KAddr, src: KAddr, n: usize) {
+    let at = Location::caller();
+    let mut buf = vec![0u8; n];
+    access(src, n, Some(&mut buf), None, None, "memcpy", at);
+    access(dst, n, None, Some(&buf), None, "memcpy", at);
+}
+
+/// `virt_to_phys(addr)` (`__pa`): the physical address behind a direct-map or region address.
+pub fn virt_to_phys(addr: KAddr) -> u64 {
+    addr.pfn * PAGE_SIZE as u64 + addr.off
 }

@@ -10,7 +10,7 @@ pub(crate) mod state;
 
 pub use page_alloc::{nr_allocated_pages, page_index, page_zone, register_shrinker, set_page_index};
 
-pub use memory::{memcpy_from, memcpy_to, memset, KAddr};
+pub use memory::{memcpy, memcpy_from, memcpy_to, memset, virt_to_phys, KAddr};
 pub use page_alloc::{
     __free_page, __free_pages, alloc_page, alloc_pages, get_page, get_page_unless_zero, page_count,
     page_to_pfn, pfn_to_page, put_page, reserve_region,

@@ -21,6 +21,9 @@ use crate::model::trace::Cat;
 use crate::sched::might_sleep_check_lazy;
 use crate::sched_mm::current_gfp_context;
 
+/// A shrinker's scan callback.
+type ScanFn = Arc<dyn Fn(u64) -> u64 + Send + Sync>;
+
 /// Pages reclaim asks each shrinker for (`SHRINK_BATCH`).
 const SHRINK_BATCH: u64 = 128;
 
@@ -170,7 +173,7 @@ fn direct_reclaim(t: &TaskCell, gfp: Gfp, eff: Gfp, at: &'static Location<'stati
             t.exec.report(t, Violation::ReclaimRecursion, s, "direct_reclaim");
         }
     }
-    let shrinkers: Vec<(&'static str, Arc<dyn Fn(u64) -> u64 + Send + Sync>)> = t
+    let shrinkers: Vec<(&'static str, ScanFn)> = t
         .exec
         .mm()
         .shrinkers
@@ -240,6 +243,7 @@ pub fn put_page(page: Page) {
 
 fn put_page_at(at: &'static Location<'static>, page: Page, op: &'static str) {
     let t = current();
+    t.exec.mem_ghost.write();
     let site = Site { at, op };
     // References are per frame, whatever generation the caller's handle has (the kernel's
     // refcount lives in the struct page): a stale handle to a reallocated frame drops the new
@@ -274,6 +278,7 @@ fn put_page_at(at: &'static Location<'static>, page: Page, op: &'static str) {
 #[track_caller]
 pub fn get_page(page: Page) {
     let t = current();
+    t.exec.mem_ghost.write();
     let ok = match t.exec.mm().entry_mut(page.pfn) {
         Some(SlotEntry { slot: Slot::Live(f), .. }) => {
             f.refcount += 1;
@@ -293,6 +298,7 @@ pub fn get_page(page: Page) {
 /// reallocated).
 pub fn get_page_unless_zero(page: Page) -> bool {
     let t = current();
+    t.exec.mem_ghost.write();
     let mut mm = t.exec.mm();
     match mm.entry_mut(page.pfn) {
         Some(SlotEntry { slot: Slot::Live(f), .. }) if f.refcount > 0 => {
@@ -306,6 +312,7 @@ pub fn get_page_unless_zero(page: Page) -> bool {
 /// `page_count(page)`: 0 for a free frame.
 pub fn page_count(page: Page) -> i64 {
     let t = current();
+    t.exec.mem_ghost.read();
     let mm = t.exec.mm();
     match mm.entry(page.pfn) {
         Some(SlotEntry { slot: Slot::Live(f), .. }) => f.refcount,

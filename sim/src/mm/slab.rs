@@ -42,7 +42,12 @@ pub(crate) fn kmem_cache_alloc_at(
     let profile = t.exec.config().profile;
     if gfpflags_allow_blocking(gfp) {
         let name = cache.name;
-        might_sleep_check_lazy(at, &move || format!("kmem_cache_alloc({name}, {})", gfp.display(profile)), 0, None);
+        might_sleep_check_lazy(
+            at,
+            &move || format!("kmem_cache_alloc({name}, {})", gfp.display(profile)),
+            0,
+            None,
+        );
     }
     let faults = &t.exec.config().faults;
     let failed = crate::fault_inject::FaultState::eligible(faults, Cap::Slab, gfp, 0).is_some() && {

@@ -57,7 +57,7 @@ impl Scheduler for BoundedDfs {
         }
         self.executions += 1;
         self.step = 0;
-        self.random = 0x5eed_0f_d15c;
+        self.random = 0x0005_eed0_fd15;
         Some(Schedule::new(0))
     }
 

@@ -94,6 +94,10 @@ pub struct Exec {
     mm: Mutex<crate::mm::state::Mm>,
     /// Next kmap mapping id.
     next_kmap: AtomicU32,
+    /// Page references and page memory, made visible to loom: drivers race on them without a
+    /// lock (a reader's `get_page_unless_zero` + copy against a discard's `put_page`), and loom
+    /// reorders only what touches its objects. Touched before the ledger lock is taken.
+    pub(crate) mem_ghost: super::backend::Ghost,
 }
 
 impl std::fmt::Debug for Exec {
@@ -119,6 +123,7 @@ impl Exec {
                 run.spec.seed() ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15),
             )),
             next_kmap: AtomicU32::new(1),
+            mem_ghost: super::backend::Ghost::new(),
             run,
         }
     }

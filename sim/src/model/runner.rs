@@ -182,7 +182,8 @@ fn valid_schedule(schedule: &str) -> bool {
     }
     panic::install();
     let prev = panic::set_in_run(true);
-    let ok = catch_unwind(|| shuttle_engine::scheduler::serialization::deserialize_schedule(schedule).is_some());
+    let ok =
+        catch_unwind(|| shuttle_engine::scheduler::serialization::deserialize_schedule(schedule).is_some());
     panic::set_in_run(prev);
     let _ = panic::take_last_panic();
     ok.unwrap_or(false)
@@ -319,6 +320,8 @@ struct Recording<S: ShuttleScheduler> {
     /// Real choices (more than one runnable task) of the current execution. An execution that
     /// had none has no concurrency, so every further execution would be the same (and shuttle's PCT asserts).
     decisions: Option<usize>,
+    /// The run ended before the inner scheduler said so (a report, or no concurrency).
+    ended_early: bool,
 }
 
 impl<S: ShuttleScheduler> Recording<S> {
@@ -330,6 +333,7 @@ impl<S: ShuttleScheduler> Recording<S> {
 impl<S: ShuttleScheduler> ShuttleScheduler for Recording<S> {
     fn new_execution(&mut self) -> Option<Schedule> {
         if self.run.stop.load(Ordering::SeqCst) || self.decisions == Some(0) {
+            self.ended_early = true;
             return None;
         }
         self.decisions = Some(0);
@@ -363,7 +367,7 @@ impl<S: ShuttleScheduler> ShuttleScheduler for Recording<S> {
 
 impl<S: ShuttleScheduler> Drop for Recording<S> {
     fn drop(&mut self) {
-        if std::thread::panicking() || self.run.stop.load(Ordering::SeqCst) {
+        if std::thread::panicking() || self.ended_early || self.run.stop.load(Ordering::SeqCst) {
             std::mem::forget(self.inner.take());
         }
     }
@@ -455,12 +459,10 @@ impl Runner {
     /// Checks that nothing in the environment would silently change the run.
     pub fn check_environment(&self) -> Result<(), String> {
         match &self.spec.scheduler {
-            Scheduler::Random { .. } | Scheduler::Pct { .. } => {
-                if std::env::var_os("SHUTTLE_RANDOM_SEED").is_some() {
-                    return Err(
-                        "SHUTTLE_RANDOM_SEED is set and would override the run's seed; unset it".into()
-                    );
-                }
+            Scheduler::Random { .. } | Scheduler::Pct { .. }
+                if std::env::var_os("SHUTTLE_RANDOM_SEED").is_some() =>
+            {
+                return Err("SHUTTLE_RANDOM_SEED is set and would override the run's seed; unset it".into());
             }
             Scheduler::Loom { .. } => {
                 if let Some(v) = LOOM_VARS.iter().find(|v| std::env::var_os(v).is_some()) {
@@ -530,7 +532,13 @@ where
     let shared = run.clone();
     let one = move || execute_one(&run, &*body);
     let shuttle = |s: Box<dyn ShuttleScheduler + Send>, rec: Rc<RefCell<Schedule>>, f| {
-        let r = Recording { inner: Some(s), schedule: rec, run: shared.clone(), decisions: None };
+        let r = Recording {
+            inner: Some(s),
+            schedule: rec,
+            run: shared.clone(),
+            decisions: None,
+            ended_early: false,
+        };
         shuttle::Runner::new(r, shuttle_config()).run(f);
     };
     match sched {

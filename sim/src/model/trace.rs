@@ -25,6 +25,8 @@ pub enum Cat {
     Dax,
     /// Violations.
     Report,
+    /// `printk` lines from drivers.
+    Printk,
 }
 
 impl Cat {
@@ -39,6 +41,7 @@ impl Cat {
             Cat::Block => "block",
             Cat::Dax => "dax",
             Cat::Report => "report",
+            Cat::Printk => "printk",
         }
     }
 }
