@@ -133,3 +133,13 @@ fn check_without_arguments_runs_the_whole_catalogue() {
     let parents = parse_ktap(&stdout(&o));
     assert_eq!(parents.len(), 2 * ksim_scenarios::catalogue::all().len());
 }
+
+#[test]
+fn check_verify_determinism_compares_run_pairs_per_seed() {
+    let o = ksim(&["check", "demo-race", "--mode", "observed", "--verify-determinism", "--seeds", "5"]);
+    assert_eq!(code(&o), 0, "{}", common::stderr(&o));
+    let out = stdout(&o);
+    // random and pct: one pair per seed; dfs and loom: one pair; std: not checked.
+    assert_eq!(out.matches("# deterministic: 5 run pair(s) byte-identical").count(), 2, "{out}");
+    assert_eq!(out.matches("# deterministic: 1 run pair(s) byte-identical").count(), 2, "{out}");
+}

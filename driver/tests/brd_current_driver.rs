@@ -291,7 +291,7 @@ fn brd_first_write_allocates_gfp_noio_outside_locks_and_xarray_drops_its_lock_fo
     let allocs = brd_allocs(&o.trace.events);
     assert_eq!(allocs.len(), 1, "{}", o.trace.allocations());
     assert!(allocs[0].detail.starts_with("GFP_NOIO|__GFP_ZERO|__GFP_HIGHMEM order=0 zone=Normal pfn="));
-    assert!(allocs[0].detail.ends_with(" in brd_insert_page<-brd_rw_bvec<-brd_submit_bio"));
+    assert!(allocs[0].detail.ends_with(" in brd_insert_page<-brd_rw_bvec<-brd_submit_bio<-submit_bio"));
     assert_eq!(allocs[0].preempt_count, 0, "allocated before xa_lock");
     // The store needs a node: __xa_cmpxchg drops xa_lock around the GFP_NOIO node allocation,
     // so its might_sleep check passes (preempt_count 0) and nothing is reported.
@@ -475,7 +475,7 @@ fn brd_aligned_discard_frees_pages_and_reads_return_zeros() {
     assert_eq!(freed.len(), 2);
     for e in freed {
         assert_eq!(e.preempt_count, 1, "freed under xa_lock: {}", e.stable_line());
-        assert!(e.detail.ends_with(" in brd_do_discard<-brd_submit_bio"), "{}", e.detail);
+        assert!(e.detail.ends_with(" in brd_do_discard<-brd_submit_bio<-submit_bio"), "{}", e.detail);
     }
 }
 
@@ -687,7 +687,7 @@ fn brd_unloaded_without_brd_exit_is_reported_as_a_leak() {
     assert_eq!(o.kinds(), [Violation::Leak]);
     let alloc = driver_line("alloc_page(gfp | __GFP_ZERO | __GFP_HIGHMEM)");
     let site = format!(
-        "    alloc_page at {DRIVER_FILE}:{alloc} <- brd_insert_page <- brd_rw_bvec <- brd_submit_bio"
+        "    alloc_page at {DRIVER_FILE}:{alloc} <- brd_insert_page <- brd_rw_bvec <- brd_submit_bio <- submit_bio"
     );
     assert_lines_in_order(
         &r.text,

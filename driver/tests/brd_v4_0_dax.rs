@@ -108,7 +108,7 @@ fn brd_v4_0_direct_access_allocates_once_and_returns_the_same_pfn() {
     let allocs = brd_allocs(o.trace());
     assert_eq!(allocs.len(), 1);
     assert!(allocs[0].contains("alloc_page: GFP_NOIO|__GFP_ZERO order=0 zone=Normal"));
-    assert!(allocs[0].ends_with("in brd_insert_page<-brd_direct_access"));
+    assert!(allocs[0].ends_with("in brd_insert_page<-brd_direct_access<-bdev_direct_access"));
     // Both calls are traced by the wrapper, with the driver's frames.
     let dax: Vec<String> = o.trace().view(&[ksim::Cat::Dax]).lines().map(str::to_string).collect();
     assert_eq!(dax.len(), 2);
@@ -186,7 +186,7 @@ fn brd_v4_0_direct_access_under_spinlock_on_unpopulated_device_sleeps_in_atomic(
             "1 lock held by main/1:",
             "Preemption disabled at:",
             "Call trace (simulated):",
-            " alloc_page(GFP_NOIO|__GFP_ZERO) <- brd_insert_page <- brd_direct_access",
+            " alloc_page(GFP_NOIO|__GFP_ZERO) <- brd_insert_page <- brd_direct_access <- bdev_direct_access",
         ],
     );
     assert!(r.text.contains(" #0: (dax_user.lock){+.+.}, at: driver/tests/brd_v4_0_dax.rs:"));
@@ -230,5 +230,7 @@ fn brd_v4_0_direct_access_under_spinlock_after_blkflsbuf_sleeps_in_atomic_again(
     assert!(r
         .headline()
         .starts_with("BUG: sleeping function called from invalid context at driver/src/brd_v4_0.rs:"));
-    assert!(r.text.contains(" alloc_page(GFP_NOIO|__GFP_ZERO) <- brd_insert_page <- brd_direct_access\n"));
+    assert!(r.text.contains(
+        " alloc_page(GFP_NOIO|__GFP_ZERO) <- brd_insert_page <- brd_direct_access <- bdev_direct_access\n"
+    ));
 }

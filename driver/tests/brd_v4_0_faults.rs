@@ -79,7 +79,8 @@ fn brd_v4_0_failed_second_page_insert_keeps_the_first_page_and_copies_nothing() 
     let failed = failed_lines(&o);
     assert_eq!(failed.len(), 1, "{}", o.trace().allocations());
     assert!(failed[0].contains("alloc_page: GFP_NOIO|__GFP_ZERO order=0 FAILED (fault injection)"));
-    assert!(failed[0].ends_with("in brd_insert_page<-copy_to_brd_setup<-brd_do_bvec<-brd_make_request"));
+    assert!(failed[0]
+        .ends_with("in brd_insert_page<-copy_to_brd_setup<-brd_do_bvec<-brd_make_request<-submit_bio"));
     assert!(o.trace().text().contains("bio_endio: \"-ENOSPC\""));
 }
 
@@ -183,7 +184,7 @@ fn brd_v4_0_gfp_kernel_mutation_is_reported_as_reclaim_recursion() {
     assert!(r.text.contains("(I/O submission entered at "), "{}", r.text);
     assert!(
         r.text.contains(
-            " direct_reclaim <- brd_insert_page <- copy_to_brd_setup <- brd_do_bvec <- brd_make_request"
+            " direct_reclaim <- brd_insert_page <- copy_to_brd_setup <- brd_do_bvec <- brd_make_request <- submit_bio"
         ),
         "{}",
         r.text

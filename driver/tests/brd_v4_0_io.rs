@@ -71,7 +71,9 @@ fn brd_v4_0_write_allocates_one_page_per_touched_page_with_the_2015_gfp() {
         for l in &allocs {
             assert!(l.contains(&format!("alloc_page: {gfp} order=0 zone=Normal")), "{l}");
             assert!(
-                l.ends_with("in brd_insert_page<-copy_to_brd_setup<-brd_do_bvec<-brd_make_request"),
+                l.ends_with(
+                    "in brd_insert_page<-copy_to_brd_setup<-brd_do_bvec<-brd_make_request<-submit_bio"
+                ),
                 "{l}"
             );
             // Allocated outside any atomic section: preempt depth '.' in the flags column.
@@ -200,7 +202,8 @@ fn brd_v4_0_rw_page_round_trips_one_page() {
     assert_eq!(neighbour, vec![0u8; 2048]);
     let allocs = brd_allocs(o.trace());
     assert_eq!(allocs.len(), 2);
-    assert!(allocs[0].ends_with("in brd_insert_page<-copy_to_brd_setup<-brd_do_bvec<-brd_rw_page"));
+    assert!(allocs[0]
+        .ends_with("in brd_insert_page<-copy_to_brd_setup<-brd_do_bvec<-brd_rw_page<-bdev_write_page"));
 }
 
 #[test]

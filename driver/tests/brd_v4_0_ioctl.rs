@@ -72,12 +72,12 @@ fn brd_v4_0_blkflsbuf_with_one_opener_frees_every_page() {
     assert_eq!(back, vec![0u8; 2 * PAGE_SIZE]);
     assert_eq!(nr_rewritten, 1);
     let mem = o.trace().allocations();
-    let freed = mem.lines().filter(|l| l.ends_with("in brd_free_pages<-brd_ioctl")).count();
+    let freed = mem.lines().filter(|l| l.ends_with("in brd_free_pages<-brd_ioctl<-blkdev_ioctl")).count();
     assert_eq!(freed, pages, "{mem}");
     // Freed without brd_lock or RCU: preempt depth '.' on every free.
     assert!(mem
         .lines()
-        .filter(|l| l.ends_with("in brd_free_pages<-brd_ioctl"))
+        .filter(|l| l.ends_with("in brd_free_pages<-brd_ioctl<-blkdev_ioctl"))
         .all(|l| l.contains(" ....: ")));
     assert_eq!(brd_allocs(o.trace()).len(), pages + 2);
 }
@@ -157,7 +157,7 @@ fn brd_v4_0_blkflsbuf_leaves_direct_access_addresses_dangling() {
         .starts_with("BUG: KASAN: use-after-free in memcpy at driver/tests/brd_v4_0_ioctl.rs:"));
     assert!(r.text.contains("Write of size 64 at addr "), "{}", r.text);
     assert!(r.text.contains("alloc_page at driver/src/brd_v4_0.rs:"), "{}", r.text);
-    assert!(r.text.contains("<- brd_insert_page <- brd_direct_access"), "{}", r.text);
+    assert!(r.text.contains("<- brd_insert_page <- brd_direct_access <- bdev_direct_access"), "{}", r.text);
     assert!(r.text.contains("__free_page at driver/src/brd_v4_0.rs:"), "{}", r.text);
     assert!(r.text.contains("<- brd_free_pages <- brd_ioctl"), "{}", r.text);
 }

@@ -65,7 +65,10 @@ fn check(o: &Outcome, seen: &[Seen]) {
     assert!(o.traces.iter().any(|t| brd_allocs(t).len() == 1 && brd_insert_frees(t).is_empty()));
     let t = raced[0].allocations();
     let free = brd_insert_frees(raced[0]).remove(0);
-    assert!(free.ends_with("in brd_insert_page<-copy_to_brd_setup<-brd_do_bvec<-brd_make_request"), "{t}");
+    assert!(
+        free.ends_with("in brd_insert_page<-copy_to_brd_setup<-brd_do_bvec<-brd_make_request<-submit_bio"),
+        "{t}"
+    );
 }
 
 #[test]

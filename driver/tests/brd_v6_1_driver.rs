@@ -315,7 +315,8 @@ fn brd_first_write_allocates_gfp_noio_zero_highmem_outside_any_lock() {
             e.detail
         );
         assert!(
-            e.detail.ends_with(" in brd_insert_page<-copy_to_brd_setup<-brd_do_bvec<-brd_submit_bio"),
+            e.detail
+                .ends_with(" in brd_insert_page<-copy_to_brd_setup<-brd_do_bvec<-brd_submit_bio<-submit_bio"),
             "{}",
             e.detail
         );
@@ -506,7 +507,7 @@ fn brd_blocking_write_under_a_spinlock_is_sleep_in_atomic() {
             "1 lock held by main/1:",
             &format!(" #0: (submitter.lock){{+.+.}}, at: {TEST_FILE}:{lock_line}"),
             "Call trace (simulated):",
-            " alloc_page(GFP_NOIO|__GFP_ZERO|__GFP_HIGHMEM) <- brd_insert_page <- copy_to_brd_setup <- brd_do_bvec <- brd_submit_bio",
+            " alloc_page(GFP_NOIO|__GFP_ZERO|__GFP_HIGHMEM) <- brd_insert_page <- copy_to_brd_setup <- brd_do_bvec <- brd_submit_bio <- submit_bio",
         ],
     );
 }
@@ -534,7 +535,9 @@ fn brd_insert_gfp_kernel_mutant_under_pressure_is_reclaim_recursion() {
         ],
     );
     assert!(
-        r.text.contains(" <- brd_insert_page <- copy_to_brd_setup <- brd_do_bvec <- brd_submit_bio"),
+        r.text.contains(
+            " <- brd_insert_page <- copy_to_brd_setup <- brd_do_bvec <- brd_submit_bio <- submit_bio"
+        ),
         "{}",
         r.text
     );

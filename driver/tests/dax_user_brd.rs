@@ -49,7 +49,7 @@ fn dax_user_process_context_loop_is_clean_and_maps_page_by_page() {
     assert_eq!(nr, 11);
     assert!(brd_allocs(o.trace())
         .iter()
-        .all(|l| l.ends_with("in brd_insert_page<-brd_direct_access<-dax_map_range")));
+        .all(|l| l.ends_with("in brd_insert_page<-brd_direct_access<-bdev_direct_access<-dax_map_range")));
 }
 
 #[test]
@@ -74,7 +74,7 @@ fn dax_user_under_spinlock_on_unpopulated_brd_sleeps_in_atomic() {
             "1 lock held by main/1:",
             "Preemption disabled at:",
             "Call trace (simulated):",
-            " alloc_page(GFP_NOIO|__GFP_ZERO) <- brd_insert_page <- brd_direct_access <- dax_map_range_atomic",
+            " alloc_page(GFP_NOIO|__GFP_ZERO) <- brd_insert_page <- brd_direct_access <- bdev_direct_access <- dax_map_range_atomic",
         ],
     );
     assert!(r.text.contains(" #0: (dax_user.lock){+.+.}, at: driver/src/dax_user.rs:"), "{}", r.text);
@@ -124,7 +124,7 @@ fn dax_user_in_hardirq_handler_sleeps_with_irqs_disabled() {
             "in_atomic(): 1, irqs_disabled(): 1, pid: 2, name: irq/5-dax-user",
             "no locks held by irq/5-dax-user/2.",
             "Call trace (simulated):",
-            " alloc_page(GFP_NOIO|__GFP_ZERO) <- brd_insert_page <- brd_direct_access <- dax_map_range <- dax-user",
+            " alloc_page(GFP_NOIO|__GFP_ZERO) <- brd_insert_page <- brd_direct_access <- bdev_direct_access <- dax_map_range <- dax-user",
         ],
     );
 }

@@ -68,7 +68,12 @@ pub struct Scenario {
     /// Scenario-specific kernel configuration on top of the settings' (memory limit, fault
     /// plan), or `None`.
     pub tune: Option<fn(&Settings, &mut ksim::Config)>,
+    /// The scenario's own setting keys (beyond [`KERNEL_KEYS`], which every scenario takes).
+    pub keys: &'static [&'static str],
 }
+
+/// Keys that configure the simulated kernel, taken by every scenario.
+pub const KERNEL_KEYS: &[&str] = &["mode", "profile", "rcu", "preempt_count"];
 
 /// Default budgets of `ksim check`, per scheduler. Small enough for the whole catalogue to run
 /// in seconds on two cores, large enough for the demonstration races (found within the first
@@ -96,6 +101,23 @@ impl Scenario {
             s.set(k, v).expect("user settings were validated");
         }
         s
+    }
+
+    /// Refuses a setting the scenario does not use: it would not change the run, and a user who
+    /// asked for it should not be told the run had it.
+    pub fn check_keys(&self, user: &Settings) -> Result<(), String> {
+        match user.keys().find(|k| !KERNEL_KEYS.contains(k) && !self.keys.contains(k)) {
+            None => Ok(()),
+            Some(k) => {
+                let mut uses: Vec<&str> = KERNEL_KEYS.to_vec();
+                uses.extend(self.keys);
+                Err(format!(
+                    "scenario '{}' does not use config key '{k}' (it uses: {})",
+                    self.name,
+                    uses.join(", ")
+                ))
+            }
+        }
     }
 
     /// Whether `scheduler` can run this scenario (loom's thread limit).

@@ -24,7 +24,7 @@ pub const KEYS: &[Key] = &[
     Key { name: "mode", values: &["observed", "contract"], default: "observed", doc: "checking mode: the kernel's DEBUG_ATOMIC_SLEEP (observed) or may-sleep contracts checked at entry (contract)" },
     Key { name: "profile", values: &["4.0", "modern"], default: "modern", doc: "kernel whose preempt_count layout, GFP bits and report text are reproduced" },
     Key { name: "rcu", values: &["classic", "preempt"], default: "classic", doc: "RCU flavour: classic (rcu_read_lock disables preemption) or PREEMPT_RCU (separate nest depth)" },
-    Key { name: "preempt_count", values: &["on", "off"], default: "on", doc: "CONFIG_PREEMPT_COUNT: without it spinlocks are invisible to might_sleep" },
+    Key { name: "preempt_count", values: &["on", "off"], default: "on", doc: "CONFIG_PREEMPT_COUNT: off hides spinlocks from might_sleep, as in the kernel; expectations assume on, so check then lists the findings such a kernel misses" },
     Key { name: "fixed", values: &["no", "yes"], default: "no", doc: "run the scenario's corrected variant (each scenario's description says what changes)" },
     Key { name: "dax", values: &["on", "off"], default: "on", doc: "brd v4.0 CONFIG_BLK_DEV_RAM_DAX: ->direct_access exists and backing pages are lowmem; off adds __GFP_HIGHMEM and direct_access is NULL" },
     Key { name: "gfp", values: &["noio", "kernel"], default: "noio", doc: "GFP of brd's insert path: the kernel's GFP_NOIO, or a GFP_KERNEL mutant (reclaim recursion)" },
@@ -81,6 +81,11 @@ impl Settings {
             .get(key)
             .copied()
             .unwrap_or_else(|| KEYS.iter().find(|k| k.name == key).map(|k| k.default).expect("known key"))
+    }
+
+    /// The keys set to a non-default value, in key order.
+    pub fn keys(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.keys().copied()
     }
 
     /// `key` is `on`/`yes`.

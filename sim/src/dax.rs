@@ -48,6 +48,7 @@ fn caller_frames(t: &TaskCell) -> String {
 #[track_caller]
 pub fn bdev_direct_access(bdev: &Bdev, sector: Sector, size: i64) -> Result<DaxMapping, i64> {
     might_sleep_contract("bdev_direct_access()", CONTRACT);
+    crate::kfn!("bdev_direct_access");
     let t = current();
     let r = direct_access_checked(bdev, sector, size);
     t.exec.emit(&t, Cat::Dax, "direct_access", || {
@@ -128,6 +129,7 @@ pub fn dax_direct_access(
     nr_pages: i64,
 ) -> Result<(i64, KAddr, u64), Errno> {
     might_sleep_contract("dax_direct_access()", CONTRACT);
+    crate::kfn!("dax_direct_access");
     if !dax.alive {
         return Err(Errno::ENXIO);
     }

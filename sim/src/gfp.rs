@@ -132,7 +132,8 @@ impl Gfp {
     pub fn display(self, profile: Profile) -> String {
         let mut g = self;
         if profile == Profile::V4_0 {
-            // 4.0 has no kswapd bit: waking kswapd is the default.
+            // 4.0 has no kswapd bit: waking kswapd is the default. Its lone blocking bit, __GFP_WAIT,
+            // is GFP_NOIO, so it always prints as that composite (as 4.0's show_gfp_flags does).
             g = Gfp(g.0 & !__GFP_KSWAPD_RECLAIM.0);
         }
         let mut parts: Vec<&str> = Vec::new();
@@ -149,7 +150,6 @@ impl Gfp {
         for &(f, name, ..) in TABLE {
             if g.contains(f) && f.0 != 0 {
                 let name = match (profile, name) {
-                    (Profile::V4_0, "__GFP_DIRECT_RECLAIM") => "__GFP_WAIT",
                     (Profile::V4_0, "__GFP_RETRY_MAYFAIL") => "__GFP_REPEAT",
                     _ => name,
                 };

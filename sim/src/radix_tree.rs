@@ -11,7 +11,8 @@
 //! Lookups are lock-free under RCU; reads and writes of the slots go through a loom ghost so
 //! loom explores their orders against the writers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
 use std::sync::Mutex;
 
@@ -29,11 +30,36 @@ pub const RADIX_TREE_MAP_SHIFT: u32 = 6;
 /// `RADIX_TREE_PRELOAD_SIZE` for 64-bit indices in 4.0: `RADIX_TREE_MAX_PATH * 2 - 1` = 21.
 pub const RADIX_TREE_PRELOAD_SIZE: u32 = 21;
 
+/// A multiply-rotate hash for the node keys (small integers, no adversary): SipHash costs more
+/// than the lookups it serves.
+#[derive(Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+
+    fn write_u32(&mut self, x: u32) {
+        self.write_u64(x as u64);
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
 /// Interior-node accounting shared with the xarray: nodes keyed by (level, index prefix) with
 /// the number of items below them.
 #[derive(Debug, Default)]
 pub(crate) struct Nodes {
-    count: BTreeMap<(u32, u64), u64>,
+    count: HashMap<(u32, u64), u64, BuildHasherDefault<KeyHasher>>,
     height: u32,
 }
 
@@ -110,8 +136,79 @@ impl Nodes {
     }
 }
 
+/// The items, in 64-slot leaves (a radix tree's bottom level) keyed by `index >> 6` in order:
+/// a lookup is a search among `n / 64` leaves and an array index.
+struct Items<T> {
+    leaves: BTreeMap<u64, Leaf<T>>,
+    len: usize,
+}
+
+struct Leaf<T> {
+    used: u32,
+    slots: Box<[Option<T>]>,
+}
+
+/// Slots per leaf.
+const LEAF: u64 = 1 << RADIX_TREE_MAP_SHIFT;
+
+impl<T: Clone> Items<T> {
+    fn new() -> Self {
+        Items { leaves: BTreeMap::new(), len: 0 }
+    }
+
+    fn get(&self, index: u64) -> Option<&T> {
+        self.leaves.get(&(index / LEAF))?.slots[(index % LEAF) as usize].as_ref()
+    }
+
+    fn contains_key(&self, index: u64) -> bool {
+        self.get(index).is_some()
+    }
+
+    /// Stores `item` at `index` (the caller checked that the slot is empty).
+    fn insert(&mut self, index: u64, item: T) {
+        let leaf = self
+            .leaves
+            .entry(index / LEAF)
+            .or_insert_with(|| Leaf { used: 0, slots: (0..LEAF).map(|_| None).collect() });
+        let slot = &mut leaf.slots[(index % LEAF) as usize];
+        if slot.replace(item).is_none() {
+            leaf.used += 1;
+            self.len += 1;
+        }
+    }
+
+    fn remove(&mut self, index: u64) -> Option<T> {
+        let key = index / LEAF;
+        let leaf = self.leaves.get_mut(&key)?;
+        let item = leaf.slots[(index % LEAF) as usize].take()?;
+        leaf.used -= 1;
+        if leaf.used == 0 {
+            self.leaves.remove(&key);
+        }
+        self.len -= 1;
+        Some(item)
+    }
+
+    /// Up to `max` items with index >= `first`, in index order.
+    fn range(&self, first: u64, max: usize) -> Vec<(u64, T)> {
+        let mut out = Vec::new();
+        for (&key, leaf) in self.leaves.range(first / LEAF..) {
+            let from = if key == first / LEAF { (first % LEAF) as usize } else { 0 };
+            for (i, slot) in leaf.slots.iter().enumerate().skip(from) {
+                if out.len() == max {
+                    return out;
+                }
+                if let Some(item) = slot {
+                    out.push((key * LEAF + i as u64, item.clone()));
+                }
+            }
+        }
+        out
+    }
+}
+
 struct Inner<T> {
-    items: BTreeMap<u64, T>,
+    items: Items<T>,
     nodes: Nodes,
 }
 
@@ -128,7 +225,7 @@ impl<T: Clone> RadixTreeRoot<T> {
     pub fn new(gfp: Gfp) -> Self {
         RadixTreeRoot {
             gfp,
-            inner: Mutex::new(Inner { items: BTreeMap::new(), nodes: Nodes::default() }),
+            inner: Mutex::new(Inner { items: Items::new(), nodes: Nodes::default() }),
             ghost: Ghost::new(),
         }
     }
@@ -143,7 +240,7 @@ impl<T: Clone> RadixTreeRoot<T> {
     /// Any; callers use RCU or the writers' lock.
     pub fn lookup(&self, index: u64) -> Option<T> {
         self.ghost.read();
-        self.inner().items.get(&index).cloned()
+        self.inner().items.get(index).cloned()
     }
 
     /// `radix_tree_insert(root, index, item)`: `-EEXIST` if the slot is occupied, `-ENOMEM` if
@@ -157,16 +254,16 @@ impl<T: Clone> RadixTreeRoot<T> {
         self.ghost.write();
         let need = {
             let g = self.inner();
-            if g.items.contains_key(&index) {
+            if g.items.contains_key(index) {
                 return Err(Errno::EEXIST);
             }
-            g.nodes.needed(index, g.items.len() as u64)
+            g.nodes.needed(index, g.items.len as u64)
         };
         if need > 0 {
             self.node_alloc(need, at)?;
         }
         let mut g = self.inner();
-        let items = g.items.len() as u64;
+        let items = g.items.len as u64;
         g.nodes.insert(index, items);
         g.items.insert(index, item);
         Ok(())
@@ -195,7 +292,7 @@ impl<T: Clone> RadixTreeRoot<T> {
     pub fn delete(&self, index: u64) -> Option<T> {
         self.ghost.write();
         let mut g = self.inner();
-        let item = g.items.remove(&index)?;
+        let item = g.items.remove(index)?;
         g.nodes.remove(index);
         Some(item)
     }
@@ -204,12 +301,12 @@ impl<T: Clone> RadixTreeRoot<T> {
     /// index >= `first`, in index order, with their indices.
     pub fn gang_lookup(&self, first: u64, max: usize) -> Vec<(u64, T)> {
         self.ghost.read();
-        self.inner().items.range(first..).take(max).map(|(k, v)| (*k, v.clone())).collect()
+        self.inner().items.range(first, max)
     }
 
     /// Items in the tree.
     pub fn len(&self) -> usize {
-        self.inner().items.len()
+        self.inner().items.len
     }
 
     /// Whether the tree is empty.

@@ -2,7 +2,9 @@
 //! like with like. Each group is one function returning named figures; `all` runs every group.
 //! Groups to come (memory, drivers, catalogue) are one more entry in [`GROUPS`] each.
 
+mod catalogue;
 mod core;
+mod drivers;
 mod memory;
 
 use std::process::ExitCode;
@@ -41,6 +43,10 @@ pub enum Unit {
     Seconds,
     Ratio,
     Count,
+    /// Scenario runs (one scenario under one scheduler).
+    Runs,
+    /// A count out of a total (the total is the payload).
+    OutOf(u64),
 }
 
 /// One named number. Names are unique across groups: they are the JSON keys.
@@ -56,7 +62,8 @@ pub type GroupResult = Result<(String, Vec<Figure>), String>;
 type Group = fn(&Budget) -> GroupResult;
 
 /// Every group, in the order `all` runs them.
-const GROUPS: &[(&str, Group)] = &[("core", core::run), ("memory", memory::run)];
+const GROUPS: &[(&str, Group)] =
+    &[("core", core::run), ("memory", memory::run), ("drivers", drivers::run), ("catalogue", catalogue::run)];
 
 /// The median of `v` (NaN for none).
 pub fn median(mut v: Vec<f64>) -> f64 {
@@ -87,7 +94,7 @@ fn to_json(b: &Budget, results: &[(&str, String, Vec<Figure>)]) -> String {
     m.insert("rounds".into(), b.rounds.into());
     for f in results.iter().flat_map(|(_, _, figs)| figs) {
         let v = match f.unit {
-            Unit::Count => serde_json::Value::from(f.value as u64),
+            Unit::Count | Unit::Runs | Unit::OutOf(_) => serde_json::Value::from(f.value as u64),
             _ => serde_json::Value::from(f.value),
         };
         m.insert(f.name.into(), v);
@@ -108,6 +115,8 @@ fn table(b: &Budget, results: &[(&str, String, Vec<Figure>)]) -> String {
                 Unit::Seconds => (format!("{:.3}", f.value), "s"),
                 Unit::Ratio => (format!("{:.3}", f.value), "x"),
                 Unit::Count => (format!("{}", f.value as u64), "executions"),
+                Unit::Runs => (format!("{}", f.value as u64), "runs"),
+                Unit::OutOf(n) => (format!("{}/{n}", f.value as u64), "found"),
             };
             t.push_str(&format!("  {:<w$}  {v:>12} {unit}\n", f.name));
         }

@@ -41,6 +41,14 @@ pub struct CheckArgs {
     /// Worker threads [default: available parallelism]; the output does not depend on it.
     #[arg(long, value_name = "N", value_parser = parse_count, allow_hyphen_values = true)]
     jobs: Option<usize>,
+    /// Also run every deterministic scheduler twice per seed and require byte-identical
+    /// outcomes (reports, executions, every distinct trace). std is skipped: real threads are
+    /// not deterministic once a scenario has two tasks.
+    #[arg(long)]
+    verify_determinism: bool,
+    /// Seeds per seeded scheduler (random, pct) for --verify-determinism, from --seed on.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = parse_count, allow_hyphen_values = true)]
+    seeds: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -109,7 +117,8 @@ pub fn run(a: CheckArgs) -> CliResult {
         }
     }
     let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let subs = sweep(&tests, &schedulers, jobs);
+    let verify = a.verify_determinism.then_some(a.seeds);
+    let subs = sweep(&tests, &schedulers, jobs, verify);
     for note in subs.iter().filter_map(|s| s.note.as_ref()) {
         eprintln!("ksim: note: {note}");
     }
@@ -119,7 +128,7 @@ pub fn run(a: CheckArgs) -> CliResult {
 }
 
 /// Runs every (test, scheduler) pair on `jobs` threads; results come back in input order.
-fn sweep(tests: &[Test<'_>], schedulers: &[Scheduler], jobs: usize) -> Vec<Sub> {
+fn sweep(tests: &[Test<'_>], schedulers: &[Scheduler], jobs: usize, verify: Option<usize>) -> Vec<Sub> {
     let units: Vec<(usize, usize)> =
         (0..tests.len()).flat_map(|t| (0..schedulers.len()).map(move |s| (t, s))).collect();
     let results: Vec<Mutex<Option<Sub>>> = units.iter().map(|_| Mutex::new(None)).collect();
@@ -131,7 +140,10 @@ fn sweep(tests: &[Test<'_>], schedulers: &[Scheduler], jobs: usize) -> Vec<Sub> 
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&(t, s)) = units.get(i) else { break };
                 bar.set_message(format!("{} {}", tests[t].name, schedulers[s].name()));
-                let sub = check_one(&tests[t], &schedulers[s]);
+                let mut sub = check_one(&tests[t], &schedulers[s]);
+                if let Some(seeds) = verify {
+                    determinism(&tests[t], &schedulers[s], seeds, &mut sub);
+                }
                 *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(sub);
                 bar.inc(1);
             };
@@ -161,6 +173,15 @@ fn progress(len: u64) -> ProgressBar {
 
 fn check_one(test: &Test<'_>, sched: &Scheduler) -> Sub {
     let s = test.scenario;
+    if let Err(why) = s.check_keys(&test.settings) {
+        return Sub {
+            ok: true,
+            skipped: true,
+            directive: format!(" # SKIP {why}"),
+            diags: Vec::new(),
+            note: None,
+        };
+    }
     if !s.supports(sched) {
         return Sub {
             ok: true,
@@ -199,6 +220,54 @@ fn check_one(test: &Test<'_>, sched: &Scheduler) -> Sub {
     let directive =
         if ok { String::new() } else { format!(" # expected {}, found {found}", expected(&expect)) };
     Sub { ok, skipped: false, directive, diags, note: None }
+}
+
+/// Everything an outcome shows, as one string: two runs are deterministic when these are equal.
+fn fingerprint(o: &ksim::Outcome) -> String {
+    let mut f = format!("executions {}\nschedule {:?}\n", o.executions, o.schedule);
+    for r in &o.reports {
+        f.push_str(&r.text);
+    }
+    f.push_str(&o.trace.text());
+    for t in &o.traces {
+        f.push_str(&t.text());
+    }
+    f
+}
+
+/// The same scheduler with another seed (random and pct; the others have none).
+fn reseeded(sched: &Scheduler, seed: u64) -> Scheduler {
+    match sched.clone() {
+        Scheduler::Random { iterations, .. } => Scheduler::Random { seed, iterations },
+        Scheduler::Pct { depth, iterations, .. } => Scheduler::Pct { seed, depth, iterations },
+        other => other,
+    }
+}
+
+/// `--verify-determinism`: runs the test twice per seed (once for unseeded schedulers) and
+/// fails the subtest at the first pair of outcomes that differ.
+fn determinism(test: &Test<'_>, sched: &Scheduler, seeds: usize, sub: &mut Sub) {
+    if sub.skipped || matches!(sched, Scheduler::Std) {
+        return;
+    }
+    let base = match sched {
+        Scheduler::Random { seed, .. } | Scheduler::Pct { seed, .. } => Some(*seed),
+        _ => None,
+    };
+    let runs: Vec<Scheduler> = match base {
+        Some(b) => (0..seeds as u64).map(|i| reseeded(sched, b.wrapping_add(i))).collect(),
+        None => vec![sched.clone()],
+    };
+    for s in &runs {
+        let (a, b) =
+            (test.scenario.run(&test.settings, s.clone()), test.scenario.run(&test.settings, s.clone()));
+        if fingerprint(&a) != fingerprint(&b) {
+            sub.ok = false;
+            sub.directive = format!(" # nondeterministic: two runs of {s} differ");
+            return;
+        }
+    }
+    sub.diags.push(format!("deterministic: {} run pair(s) byte-identical", runs.len()));
 }
 
 /// The KTAP text and whether every subtest passed.

@@ -26,17 +26,21 @@ pub struct DiffArgs {
     sched: SchedArgs,
 }
 
+/// One execution with no preemption: deterministic for every scenario, single- or multi-task
+/// (a real-thread run is not, once a scenario has two tasks).
+const DIFF_SCHEDULER: &str = "dfs:bound=0:max=1";
+
 pub fn run(a: DiffArgs) -> CliResult {
     let s = catalogue::find(&a.scenario)?;
     let (left, right) = (settings(&[a.a])?, settings(&[a.vs])?);
-    let sched = a.sched.scheduler("std")?;
+    let sched = a.sched.scheduler(DIFF_SCHEDULER)?;
     let side = |user| -> Result<(String, String), String> {
         let o = outcome(&s, user, &sched)?;
         let label = match user.label() {
             l if l.is_empty() => "(defaults)".to_string(),
             l => l,
         };
-        Ok((format!("{} {label}", s.name), a.view.apply(o.trace()).text()))
+        Ok((format!("{} {label}", s.name), a.view.text(o.trace())))
     };
     let ((lname, ltext), (rname, rtext)) = (side(&left)?, side(&right)?);
     let diff = TextDiff::from_lines(&ltext, &rtext);

@@ -181,23 +181,7 @@ pub fn scheduler(spec: &str, seed: u64, iterations: Option<usize>) -> Result<Sch
     if let Some(s) = default_schedulers(seed, iterations).into_iter().find(|s| s.name() == spec) {
         return Ok(s);
     }
-    quiet_parse(|| spec.parse())
-        .map_err(|e| e.unwrap_or_else(|| format!("malformed shuttle schedule in '{spec}'")))
-}
-
-/// Runs a parser that may panic: shuttle-engine's schedule decoder (behind `replay:` specs and
-/// tokens) indexes out of bounds on some malformed input, such as an empty schedule. The panic
-/// becomes the usual one-line error; the hook is silenced meanwhile so nothing else is printed.
-/// `Err(None)` is a panic.
-pub fn quiet_parse<T>(parse: impl FnOnce() -> Result<T, String>) -> Result<T, Option<String>> {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse));
-    std::panic::set_hook(hook);
-    match r {
-        Ok(parsed) => parsed.map_err(Some),
-        Err(_) => Err(None),
-    }
+    spec.parse()
 }
 
 /// One checking mode (run, trace).
@@ -249,6 +233,7 @@ pub fn settings(configs: &[String]) -> Result<Settings, String> {
 
 /// Runs a scenario, first refusing an environment that would silently change the run.
 pub fn outcome(s: &Scenario, user: &Settings, sched: &Scheduler) -> Result<Outcome, String> {
+    s.check_keys(user)?;
     Runner::new(sched.clone()).check_environment()?;
     Ok(s.run(user, sched.clone()))
 }

@@ -31,10 +31,12 @@ pub fn run(a: RunArgs) -> CliResult {
 }
 
 pub fn replay(token: &str) -> CliResult {
-    let t: Token = super::quiet_parse(|| token.parse()).map_err(|e| match e {
-        Some(e) if e.starts_with("malformed replay token") => e,
-        Some(e) => format!("malformed replay token '{token}': {e}"),
-        None => format!("malformed replay token '{token}': malformed shuttle schedule"),
+    let t: Token = token.parse().map_err(|e: String| {
+        if e.starts_with("malformed replay token") {
+            e
+        } else {
+            format!("malformed replay token '{token}': {e}")
+        }
     })?;
     let s = catalogue::find(&t.scenario)?;
     let user = Settings::from_label(&t.config_label)?;

@@ -31,6 +31,15 @@ pub enum View {
 }
 
 impl View {
+    /// The view as text: the allocation view without sequence numbers (as snapshots and diffs
+    /// use it, so an unrelated event does not renumber every line), all events with them.
+    pub fn text(self, t: &Trace) -> String {
+        match self {
+            View::All => t.text(),
+            View::Alloc => t.allocations(),
+        }
+    }
+
     /// The trace restricted to this view.
     pub fn apply(self, t: &Trace) -> Trace {
         match self {
@@ -54,7 +63,7 @@ pub fn run(a: TraceArgs) -> CliResult {
     let o = outcome(&s, &user, &sched)?;
     let t = a.view.apply(o.trace());
     out(&match a.format {
-        Format::Text => t.text(),
+        Format::Text => a.view.text(o.trace()),
         Format::Jsonl => t.jsonl(None),
         Format::Perfetto => t.perfetto(),
     });

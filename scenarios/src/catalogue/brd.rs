@@ -220,6 +220,7 @@ pub fn scenarios() -> Vec<Scenario> {
             interleaving_dependent: false,
             max_tasks: 3,
             tune: None,
+            keys: &["dax", "gfp"],
         },
         Scenario {
             name: "reclaim-recursion",
@@ -241,6 +242,7 @@ pub fn scenarios() -> Vec<Scenario> {
             interleaving_dependent: false,
             max_tasks: 1,
             tune: Some(|_, c: &mut Config| c.mem.limit_pages = Some(48)),
+            keys: &["dax", "gfp"],
         },
         Scenario {
             name: "alloc-fail-sweep",
@@ -263,6 +265,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 c.faults.page_alloc.ignore_gfp_highmem = false;
                 c.faults.slab.ignore_gfp_wait = false;
             }),
+            keys: &["dax", "gfp"],
         },
         Scenario {
             name: "read-unwritten",
@@ -276,6 +279,7 @@ pub fn scenarios() -> Vec<Scenario> {
             interleaving_dependent: false,
             max_tasks: 1,
             tune: None,
+            keys: &["dax", "gfp"],
         },
         Scenario {
             name: "nowait-write",
@@ -291,6 +295,7 @@ pub fn scenarios() -> Vec<Scenario> {
             interleaving_dependent: false,
             max_tasks: 1,
             tune: Some(|_, c: &mut Config| c.mem.limit_pages = Some(NOWAIT_LIMIT + 1)),
+            keys: &[],
         },
         Scenario {
             name: "discard-vs-read",
@@ -306,6 +311,7 @@ pub fn scenarios() -> Vec<Scenario> {
             interleaving_dependent: false,
             max_tasks: 3,
             tune: None,
+            keys: &[],
         },
         Scenario {
             name: "rcu-sleep",
@@ -321,6 +327,7 @@ pub fn scenarios() -> Vec<Scenario> {
             interleaving_dependent: false,
             max_tasks: 2,
             tune: None,
+            keys: &["fixed"],
         },
     ]
 }

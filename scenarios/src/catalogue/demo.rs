@@ -120,6 +120,7 @@ pub fn scenarios() -> Vec<Scenario> {
             interleaving_dependent: true,
             max_tasks: 3,
             tune: None,
+            keys: &["fixed"],
         },
         Scenario {
             name: "demo-irq-sleep",
@@ -134,6 +135,7 @@ pub fn scenarios() -> Vec<Scenario> {
             interleaving_dependent: false,
             max_tasks: 3,
             tune: None,
+            keys: &["fixed"],
         },
         Scenario {
             name: "demo-abba",
@@ -148,6 +150,7 @@ pub fn scenarios() -> Vec<Scenario> {
             interleaving_dependent: false,
             max_tasks: 2,
             tune: None,
+            keys: &["fixed"],
         },
     ]
 }

@@ -41,6 +41,7 @@ pub const BLKFLSBUF: u32 = 0x1261;
 /// Process context; the driver may sleep (unless `REQ_NOWAIT`).
 #[track_caller]
 pub fn submit_bio(bdev: &Bdev, bio: &mut Bio) -> Result<(), Errno> {
+    crate::kfn!("submit_bio");
     let t = current();
     let part_end = bdev.nr_sects();
     if bio.end_sector() > part_end {
@@ -113,6 +114,7 @@ pub fn bdev_write_page(bdev: &Bdev, sector: Sector, page: Page) -> Result<(), Er
 }
 
 fn rw_page(bdev: &Bdev, sector: Sector, page: Page, write: bool) -> Result<(), Errno> {
+    crate::kfn!(if write { "bdev_write_page" } else { "bdev_read_page" });
     if !bdev.disk.driver.has_rw_page() {
         return Err(Errno::EOPNOTSUPP);
     }
@@ -136,6 +138,7 @@ pub struct Caps {
 /// Process context; may sleep.
 #[track_caller]
 pub fn blkdev_ioctl(bdev: &Bdev, cmd: u32, arg: u64, caps: Caps) -> Result<i64, Errno> {
+    crate::kfn!("blkdev_ioctl");
     might_sleep_at(Location::caller(), "blkdev_ioctl()", None);
     let t = current();
     let r = if cmd == BLKFLSBUF {

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::panic::Location;
 
-use super::state::{Mm, Slot, SlotEntry, Who, REGION_PFN};
+use super::state::{Frame, Mm, Slot, SlotEntry, Who, BASE_PFN, REGION_PFN};
 use super::{Zone, PAGE_SIZE};
 use crate::model::current;
 use crate::model::report::Violation;
@@ -179,12 +179,81 @@ fn locate(mm: &Mm, t: &TaskCell, a: KAddr, len: usize, read: bool, poison: bool)
 
 fn mark_written(w: &mut Option<Box<[u64]>>, from: usize, n: usize) {
     if let Some(bits) = w {
-        for b in from..from + n {
-            bits[b / 64] |= 1 << (b % 64);
+        // A word at a time: bits `lo..hi` of word `b / 64`.
+        let (mut b, end) = (from, from + n);
+        while b < end {
+            let (word, lo) = (b / 64, b % 64);
+            let hi = (end - word * 64).min(64);
+            bits[word] |= if hi - lo == 64 { u64::MAX } else { ((1u64 << (hi - lo)) - 1) << lo };
+            b = word * 64 + hi;
         }
         if bits.iter().all(|&x| x == u64::MAX) {
             *w = None;
         }
+    }
+}
+
+/// The live frame at `pfn`, if any.
+fn live_mut(slots: &mut [SlotEntry], pfn: u64) -> Option<&mut Frame> {
+    let i = pfn.checked_sub(BASE_PFN)? as usize;
+    match slots.get_mut(i) {
+        Some(SlotEntry { slot: Slot::Live(f), .. }) => Some(f),
+        _ => None,
+    }
+}
+
+/// What a write stores: bytes, or one byte repeated (`memset`).
+#[derive(Clone, Copy)]
+enum Bytes<'a> {
+    Slice(&'a [u8]),
+    Fill(u8),
+}
+
+impl Bytes<'_> {
+    fn is_zero(self) -> bool {
+        match self {
+            // Word-wide OR per cache line, so the scan vectorises; stops at the first non-zero line.
+            Bytes::Slice(s) => s.chunks(64).all(|c| c.iter().fold(0u8, |a, &b| a | b) == 0),
+            Bytes::Fill(c) => c == 0,
+        }
+    }
+}
+
+/// Writes `n` bytes at offset `o` of a frame's contents. A frame with no buffer reads as zeros
+/// (a `__GFP_ZERO` page never written, or only ever written with zeros) and keeps none while
+/// the bytes written are zeros; otherwise it gets one (a pooled buffer when there is one), made
+/// straight from the bytes when they cover the whole page.
+fn store(data: &mut Option<Box<[u8]>>, pool: &mut Vec<Box<[u8]>>, o: usize, n: usize, bytes: Bytes<'_>) {
+    if data.is_none() {
+        if bytes.is_zero() {
+            return;
+        }
+        if n == PAGE_SIZE {
+            *data = Some(match (pool.pop(), bytes) {
+                (Some(mut d), Bytes::Slice(s)) => {
+                    d.copy_from_slice(s);
+                    d
+                }
+                (Some(mut d), Bytes::Fill(c)) => {
+                    d.fill(c);
+                    d
+                }
+                (None, Bytes::Slice(s)) => s.into(),
+                (None, Bytes::Fill(c)) => vec![c; PAGE_SIZE].into_boxed_slice(),
+            });
+            return;
+        }
+    }
+    let d = data.get_or_insert_with(|| match pool.pop() {
+        Some(mut d) => {
+            d.fill(0);
+            d
+        }
+        None => vec![0; PAGE_SIZE].into_boxed_slice(),
+    });
+    match bytes {
+        Bytes::Slice(s) => d[o..o + n].copy_from_slice(s),
+        Bytes::Fill(c) => d[o..o + n].fill(c),
     }
 }
 
@@ -198,6 +267,10 @@ fn access(
     op: &'static str,
     at: &'static Location<'static>,
 ) {
+    if len == 0 {
+        // A zero-length copy touches nothing (KASAN does not check size-0 accesses either).
+        return;
+    }
     let t = current();
     if dst.is_some() {
         t.exec.mem_ghost.read();
@@ -235,20 +308,24 @@ fn access(
                 Ok(())
             }
             Ok(Target::Frames { first, off }) => {
+                let Mm { slots, pool, .. } = &mut *mm;
                 let mut done = 0;
                 let mut pfn = first;
                 let mut o = off;
                 while done < len {
                     let n = (PAGE_SIZE - o).min(len - done);
-                    if let Some(SlotEntry { slot: Slot::Live(f), .. }) = mm.entry_mut(pfn) {
-                        let data = f.data.get_or_insert_with(|| vec![0; PAGE_SIZE].into_boxed_slice());
+                    if let Some(f) = live_mut(slots, pfn) {
                         match dst.as_deref_mut() {
-                            Some(d) => d[done..done + n].copy_from_slice(&data[o..o + n]),
+                            Some(d) => match &f.data {
+                                Some(data) => d[done..done + n].copy_from_slice(&data[o..o + n]),
+                                None => d[done..done + n].fill(0),
+                            },
                             None => {
-                                match src {
-                                    Some(s) => data[o..o + n].copy_from_slice(&s[done..done + n]),
-                                    None => data[o..o + n].fill(fill.unwrap_or(0)),
-                                }
+                                let bytes = match src {
+                                    Some(s) => Bytes::Slice(&s[done..done + n]),
+                                    None => Bytes::Fill(fill.unwrap_or(0)),
+                                };
+                                store(&mut f.data, pool, o, n, bytes);
                                 mark_written(&mut f.written, o, n);
                             }
                         }
@@ -370,9 +447,65 @@ pub fn memset(dst: KAddr, c: u8, n: usize) {
 #[track_caller]
 pub fn memcpy(dst: KAddr, src: KAddr, n: usize) {
     let at = Location::caller();
+    if copy_direct(dst, src, n) {
+        return;
+    }
     let mut buf = vec![0u8; n];
     access(src, n, Some(&mut buf), None, None, "memcpy", at);
     access(dst, n, None, Some(&buf), None, "memcpy", at);
+}
+
+/// The common case of [`memcpy`] in one step: both ranges are in allocator frames and pass
+/// their checks, so the bytes go from frame to frame under one lock, with no bounce buffer.
+/// `false` (nothing done) otherwise — a fault to report, a reserved region, or loom, whose ghost
+/// accesses must stay two separate steps — and `memcpy` takes the two-step path.
+fn copy_direct(dst: KAddr, src: KAddr, n: usize) -> bool {
+    if crate::model::backend::try_backend() == Some(crate::model::backend::BackendKind::Loom) {
+        return false;
+    }
+    let t = current();
+    let poison = t.exec.config().mem.poison_check;
+    let mut mm = t.exec.mm();
+    let Ok(Target::Frames { first: sfirst, off: soff }) = locate(&mm, &t, src, n, true, poison) else {
+        return false;
+    };
+    let Ok(Target::Frames { first: dfirst, off: doff }) = locate(&mm, &t, dst, n, false, poison) else {
+        return false;
+    };
+    t.exec.mem_ghost.read();
+    t.exec.mem_ghost.write();
+    let Mm { slots, pool, .. } = &mut *mm;
+    let mut done = 0;
+    while done < n {
+        let (spfn, so) = (sfirst + ((soff + done) / PAGE_SIZE) as u64, (soff + done) % PAGE_SIZE);
+        let (dpfn, dof) = (dfirst + ((doff + done) / PAGE_SIZE) as u64, (doff + done) % PAGE_SIZE);
+        let k = (PAGE_SIZE - so).min(PAGE_SIZE - dof).min(n - done);
+        if spfn == dpfn {
+            // Within one frame (overlap allowed, as through a bounce buffer).
+            if let Some(f) = live_mut(slots, spfn) {
+                if let Some(d) = &mut f.data {
+                    d.copy_within(so..so + k, dof);
+                }
+                mark_written(&mut f.written, dof, k);
+            }
+        } else {
+            // The source's buffer is moved out while the destination is written.
+            let sdata = live_mut(slots, spfn).and_then(|f| f.data.take());
+            if let Some(f) = live_mut(slots, dpfn) {
+                let bytes = match &sdata {
+                    Some(d) => Bytes::Slice(&d[so..so + k]),
+                    None => Bytes::Fill(0),
+                };
+                store(&mut f.data, pool, dof, k, bytes);
+                mark_written(&mut f.written, dof, k);
+            }
+            if let Some(f) = live_mut(slots, spfn) {
+                f.data = sdata;
+            }
+        }
+        done += k;
+    }
+    true
 }
 
 /// `virt_to_phys(addr)` (`__pa`): the physical address behind a direct-map or region address.

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::panic::Location;
 use std::sync::Arc;
 
-use super::state::{Region, Shrinker, Slot, SlotEntry, Who, REGION_PFN};
+use super::state::{Region, Shrinker, Slot, SlotEntry, REGION_PFN};
 use super::{KAddr, Page, Zone};
 use crate::fault_inject::Cap;
 use crate::gfp::{gfpflags_allow_blocking, Gfp, __GFP_FS, __GFP_HIGHMEM, __GFP_IO, __GFP_ZERO};
@@ -135,7 +135,7 @@ fn try_alloc(t: &TaskCell, site: Site, gfp: Gfp, order: u32) -> Option<Page> {
     };
     for &zone in zones {
         if let Some(head) = mm.take_pfns(zone, order) {
-            let who = mm.intern(Who::of(t, site, gfp));
+            let who = mm.intern_of(t, site, gfp);
             return Some(mm.install(head, order, zone, gfp.contains(__GFP_ZERO), who));
         }
     }
@@ -261,7 +261,7 @@ fn put_page_at(at: &'static Location<'static>, page: Page, op: &'static str) {
             }
         };
         if let Some((head, order)) = head {
-            let who = Arc::new(Who::of(&t, site, Gfp::EMPTY));
+            let who = mm.intern_of(&t, site, Gfp::EMPTY);
             mm.release(head, order, who);
         }
         head

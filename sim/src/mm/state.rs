@@ -53,7 +53,8 @@ pub(crate) struct Frame {
     /// Head pfn of its allocation and the allocation's order.
     pub head: u64,
     pub order: u32,
-    /// Contents; `None` until first written for frames that read as zeros (regions).
+    /// Contents; `None` while the frame reads as zeros (allocated with `__GFP_ZERO` and never
+    /// written with a non-zero byte).
     pub data: Option<Box<[u8]>>,
     /// Bit per byte written, for pages allocated without `__GFP_ZERO`; `None` = initialised.
     pub written: Option<Box<[u64]>>,
@@ -144,6 +145,21 @@ impl Mm {
         }
     }
 
+    /// The record of `t` doing `site` with `gfp`, shared with a recent equal one without
+    /// building a new one first (no copy of the task's stack for the comparison).
+    pub(crate) fn intern_of(&mut self, t: &TaskCell, site: Site, gfp: Gfp) -> Arc<Who> {
+        let found = {
+            let st = t.state();
+            self.recent_who.iter().find(|w| {
+                w.site == site && w.gfp == gfp && w.pid == t.pid && w.task == t.name && w.frames == st.frames
+            })
+        };
+        match found {
+            Some(w) => w.clone(),
+            None => self.intern(Who::of(t, site, gfp)),
+        }
+    }
+
     /// Shares the allocation record with the previous one when they are equal (pre-populating a
     /// device allocates from one site hundreds of thousands of times).
     pub(crate) fn intern(&mut self, who: Who) -> Arc<Who> {
@@ -223,20 +239,21 @@ impl Mm {
                     slot: Slot::Free { alloc: None, free: None },
                 });
             }
-            let fill = if zeroed { 0 } else { POISON };
-            let data = match self.pool.pop() {
+            // A zeroed frame has no buffer until a non-zero byte is written (it reads as zeros):
+            // pre-populating a device with zeros costs no host memory.
+            let data = (!zeroed).then(|| match self.pool.pop() {
                 Some(mut d) => {
-                    d.fill(fill);
+                    d.fill(POISON);
                     d
                 }
-                None => vec![fill; PAGE_SIZE].into_boxed_slice(),
-            };
+                None => vec![POISON; PAGE_SIZE].into_boxed_slice(),
+            });
             let e = &mut self.slots[i];
             e.gen = e.gen.wrapping_add(1);
             e.slot = Slot::Live(Frame {
                 head,
                 order,
-                data: Some(data),
+                data,
                 written: (!zeroed).then(|| vec![0u64; PAGE_SIZE / 64].into_boxed_slice()),
                 refcount: 1,
                 index: 0,

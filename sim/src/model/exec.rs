@@ -120,7 +120,17 @@ impl Exec {
             irqs: Mutex::new(BTreeMap::new()),
             mm: Mutex::new(crate::mm::state::Mm::new(
                 &run.config,
-                run.spec.seed() ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                // DFS and loom re-run a prefix of an earlier execution's schedule, so an
+                // execution's random choices (fault injection) must not depend on its index.
+                run.spec.seed()
+                    ^ if matches!(
+                        run.spec.scheduler,
+                        super::runner::Scheduler::Dfs { .. } | super::runner::Scheduler::Loom { .. }
+                    ) {
+                        0
+                    } else {
+                        index.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                    },
             )),
             next_kmap: AtomicU32::new(1),
             mem_ghost: super::backend::Ghost::new(),
