@@ -392,6 +392,8 @@ fn run_op(
                     let data = pattern(sector as u8, m.len as usize);
                     memcpy_to(m.kaddr, &data);
                     sh.wrote(sector, &data);
+                    // brd inserted the backing page even for a zero-length request.
+                    sh.present[(sector / 8) as usize] = Some(true);
                     sh.maps.push((m.kaddr, sector, m.len as usize, sh.epoch));
                 }
                 Err(e) => {
