@@ -55,6 +55,7 @@ fn bench_all_json_has_every_groups_keys() {
             "brd_seq_write_gbps",
             "memcpy_gbps",
             "prepopulate_1gib_s",
+            "check_wall_s",
         ],
     );
 }

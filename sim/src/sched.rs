@@ -239,28 +239,25 @@ pub fn current_comm() -> String {
     current().name.to_string()
 }
 
-/// One frame of the simulated call stack; popped when dropped. See [`kfn!`](crate::kfn).
-pub struct Frame(bool);
+/// One frame of the simulated call stack; popped when dropped. It keeps the task it was pushed
+/// on, so leaving a frame costs no second current-task lookup (drivers enter one per function).
+pub struct Frame(Option<std::sync::Arc<TaskCell>>);
 
 impl Frame {
     /// Pushes `name` on the current task's simulated stack (no-op outside a task).
     pub fn enter(name: &'static str) -> Frame {
-        match crate::model::backend::current_task() {
-            Some(t) => {
-                t.state().frames.push(name);
-                Frame(true)
-            }
-            None => Frame(false),
+        let t = crate::model::backend::current_task();
+        if let Some(t) = &t {
+            t.state().frames.push(name);
         }
+        Frame(t)
     }
 }
 
 impl Drop for Frame {
     fn drop(&mut self) {
-        if self.0 {
-            if let Some(t) = crate::model::backend::current_task() {
-                t.state().frames.pop();
-            }
+        if let Some(t) = &self.0 {
+            t.state().frames.pop();
         }
     }
 }

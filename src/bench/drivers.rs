@@ -258,11 +258,13 @@ pub fn run(b: &Budget) -> GroupResult {
     // Interleaved, so that drift in the machine's speed touches every figure alike.
     for _ in 0..b.repeats {
         for (i, (d, _)) in drivers.iter().enumerate() {
-            samples[i][0].push(brd_passes(*d, pages, false)?);
-            samples[i][1].push(brd_passes(*d, pages, true)?);
+            for (t, trace) in [false, true].into_iter().enumerate() {
+                samples[i][t].push(brd_passes(*d, pages, trace)?);
+                // The baselines are short: one sample after each driver run.
+                memcpy.push(gbps(memcpy_pass(pages)));
+                first_touch.push(gbps(memcpy_first_touch_pass(pages)));
+            }
         }
-        memcpy.push(gbps(memcpy_pass(pages)));
-        first_touch.push(gbps(memcpy_first_touch_pass(pages)));
     }
     let (mut zeros, mut pattern) = (Vec::new(), Vec::new());
     for _ in 0..big_repeats {
@@ -313,10 +315,11 @@ pub fn run(b: &Budget) -> GroupResult {
     let about = format!(
         "std backend; {} KiB devices of 4 KiB bios: first_write allocates every backing page, \
          write/read find them present; memcpy: 4 KiB copy_from_slice into a faulted-in buffer of \
-         the same size, first_touch: into fresh 4 KiB heap buffers; brd_seq_write and ratios: v4.0 \
-         (DAX), trace off; prepopulate: {} MiB of zeros (pattern: non-zero) in {} KiB bios, median \
-         of {big_repeats}",
+         the same size, first_touch: into fresh 4 KiB heap buffers, median of {} samples; \
+         brd_seq_write and ratios: v4.0 (DAX), trace off; prepopulate: {} MiB of zeros (pattern: \
+         non-zero) in {} KiB bios, median of {big_repeats}",
         (pages * PAGE_SIZE) >> 10,
+        6 * b.repeats,
         (big_pages * PAGE_SIZE) >> 20,
         (bio_pages * PAGE_SIZE) >> 10,
     );
