@@ -3,7 +3,7 @@
 
 use ksim::blk::{submit_bio, Bdev, Bio, ReqOp, Sector, SECTOR_SHIFT};
 use ksim::check::expect;
-use ksim::gfp::GFP_KERNEL;
+use ksim::gfp::{__GFP_NOFAIL, GFP_KERNEL};
 use ksim::highmem::page_address;
 use ksim::mm::{__free_page, alloc_page, memcpy_from, memcpy_to, Page, PAGE_SIZE};
 use ksim::Errno;
@@ -16,19 +16,25 @@ pub fn pattern(tag: u8, len: usize) -> Vec<u8> {
     (0..len).map(|i| tag.wrapping_mul(31).wrapping_add((i % 251) as u8) | 1).collect()
 }
 
-/// Pages holding `data` (allocated `GFP_KERNEL`, by the submitter, outside the I/O path).
+/// A page of the submitter (a page-cache page, say). `__GFP_NOFAIL`: fault injection never
+/// fails it, so only the driver's allocations are under test.
+pub fn submitter_page() -> Page {
+    alloc_page(GFP_KERNEL | __GFP_NOFAIL).expect("__GFP_NOFAIL")
+}
+
+/// Submitter pages holding `data`, allocated outside the I/O path.
 fn data_pages(data: &[u8]) -> Vec<(Page, usize)> {
     data.chunks(PAGE_SIZE)
         .map(|c| {
-            let p = alloc_page(GFP_KERNEL).expect("submitter page");
+            let p = submitter_page();
             memcpy_to(page_address(p).expect("lowmem"), c);
             (p, c.len())
         })
         .collect()
 }
 
-/// Submits `op` bios covering `data` from `sector`; returns the first error.
-fn rw(bdev: &Bdev, sector: Sector, data: &mut [u8], write: bool, nowait: bool) -> Result<(), Errno> {
+/// Reads or writes `data` at `sector` in 64 KiB bios (`REQ_NOWAIT` if `nowait`); the first error.
+pub fn rw(bdev: &Bdev, sector: Sector, data: &mut [u8], write: bool, nowait: bool) -> Result<(), Errno> {
     let mut result = Ok(());
     let mut off = 0;
     while off < data.len() && result.is_ok() {

@@ -52,22 +52,21 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use ksim::blk::{bdev_read_page, bdev_write_page, blkdev_ioctl, submit_bio, Bdev, Bio, Caps, ReqOp};
+use ksim::blk::{bdev_read_page, bdev_write_page, blkdev_ioctl, submit_bio, Bdev, Bio, Caps};
 use ksim::blk::{BLKFLSBUF, SECTOR_SHIFT};
 use ksim::check::expect;
 use ksim::fault_inject::{fail_nth, set_fail_nth, FaultPlan};
-use ksim::gfp::{__GFP_NOFAIL, __GFP_ZERO, GFP_KERNEL};
 use ksim::highmem::page_address;
-use ksim::mm::{__free_page, alloc_page, memcpy_from, memcpy_to, Page, PAGE_SIZE};
+use ksim::mm::{__free_page, memcpy_from, memcpy_to, PAGE_SIZE};
 use ksim::prelude::*;
 use ksim_drivers::{brd_current, brd_v4_0, brd_v6_1, pmem_v4_1};
+
+use crate::io::{rw, submitter_page};
 
 /// Sectors per page.
 const PAGE_SECTORS: u64 = (PAGE_SIZE >> SECTOR_SHIFT) as u64;
 /// Bytes per sector.
 const SECTOR: usize = 1 << SECTOR_SHIFT;
-/// Bytes per bio (as `io`: realistic and small).
-const BIO_BYTES: usize = 64 * 1024;
 /// The swarm device's interrupt line.
 const IRQ: u32 = 11;
 /// Lowmem pages of the highmem machine.
@@ -685,51 +684,6 @@ impl Dev {
             Dev::Pmem(p) => pmem_v4_1::pmem_remove(p),
         }
     }
-}
-
-/// A submitter page (never fails: only the driver's allocations are under test).
-fn submitter_page() -> Page {
-    alloc_page(GFP_KERNEL | __GFP_ZERO | __GFP_NOFAIL).expect("__GFP_NOFAIL")
-}
-
-/// Reads or writes `buf` at `sector` in 64 KiB bios of whole submitter pages; the first error.
-fn rw(bdev: &Bdev, sector: u64, buf: &mut [u8], write: bool, nowait: bool) -> Result<(), Errno> {
-    let mut off = 0;
-    while off < buf.len() {
-        let end = (off + BIO_BYTES).min(buf.len());
-        let chunk = &mut buf[off..end];
-        let pages: Vec<(Page, usize)> = chunk
-            .chunks(PAGE_SIZE)
-            .map(|c| {
-                let p = submitter_page();
-                if write {
-                    memcpy_to(page_address(p).expect("lowmem"), c);
-                }
-                (p, c.len())
-            })
-            .collect();
-        let mut bio =
-            Bio::new(if write { ReqOp::Write } else { ReqOp::Read }, sector + (off / SECTOR) as u64);
-        bio.nowait = nowait;
-        for (p, len) in &pages {
-            bio.add_page(*p, *len as u32, 0);
-        }
-        let r = submit_bio(bdev, &mut bio);
-        if r.is_ok() && !write {
-            for (i, (p, len)) in pages.iter().enumerate() {
-                memcpy_from(
-                    &mut chunk[i * PAGE_SIZE..i * PAGE_SIZE + len],
-                    page_address(*p).expect("lowmem"),
-                );
-            }
-        }
-        for (p, _) in pages {
-            __free_page(p);
-        }
-        r?;
-        off = end;
-    }
-    Ok(())
 }
 
 fn read(bdev: &Bdev, sector: u64, len: usize) -> Result<Vec<u8>, Errno> {
