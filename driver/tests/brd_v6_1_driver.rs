@@ -5,18 +5,19 @@
 //! copy of the device, allocation behaviour against the run's trace.
 #![forbid(unsafe_code)]
 
-use std::sync::{Arc, Mutex};
-
 use ksim::blk::{
-    bdev_read_page, bdev_write_page, blkdev_ioctl, submit_bio, Bdev, Bio, Caps, ReqOp, Sector, BLKFLSBUF,
+    bdev_read_page, bdev_write_page, blkdev_ioctl, submit_bio, Bio, Caps, ReqOp, Sector, BLKFLSBUF,
 };
 use ksim::errno::Errno;
-use ksim::gfp::{__GFP_ZERO, GFP_KERNEL};
-use ksim::highmem::{memcpy_from_page, memcpy_to_page};
-use ksim::mm::{__free_page, alloc_page, nr_allocated_pages, Page, PAGE_SIZE};
+use ksim::gfp::GFP_KERNEL;
+use ksim::highmem::memcpy_from_page;
+use ksim::mm::{__free_page, alloc_page, nr_allocated_pages, PAGE_SIZE};
 use ksim::prelude::*;
-use ksim::{Cat, Event};
+use ksim::Cat;
 use ksim_drivers::brd_v6_1::{brd_exit, brd_init, Params, RAMDISK_MAJOR};
+
+mod brd_common;
+use brd_common::*;
 
 const DRIVER_SRC: &str = include_str!("../src/brd_v6_1.rs");
 const DRIVER_FILE: &str = "driver/src/brd_v6_1.rs";
@@ -25,105 +26,9 @@ const TEST_FILE: &str = file!();
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/// Values computed inside the simulation, carried out to the test (a std mutex held for one
-/// push: model-external bookkeeping, never across a scheduling point).
-struct Probe<T>(Arc<Mutex<Vec<T>>>);
-
-impl<T: Clone> Probe<T> {
-    fn new() -> Self {
-        Probe(Arc::new(Mutex::new(Vec::new())))
-    }
-    fn push(&self, v: T) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(v);
-    }
-    fn values(&self) -> Vec<T> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
-
-impl<T> Clone for Probe<T> {
-    fn clone(&self) -> Self {
-        Probe(self.0.clone())
-    }
-}
-
 /// One 64 KiB device (16 brd pages).
 fn small() -> Params {
     Params { rd_nr: 1, rd_size: 64, ..Params::default() }
-}
-
-/// A recognisable, never-zero byte pattern.
-fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    (0..len as u32).map(|i| ((i.wrapping_mul(7).wrapping_add(seed)) % 251 + 1) as u8).collect()
-}
-
-/// One bio whose segment `i` is `segs[i] = (offset, len)` in its own fresh page: `data` is
-/// copied into the segments before a write and out of them after a read. The buffer pages are
-/// freed before returning.
-fn bio_io(
-    bdev: &Bdev,
-    op: ReqOp,
-    sector: Sector,
-    segs: &[(u32, u32)],
-    data: &mut [u8],
-    nowait: bool,
-) -> Result<(), Errno> {
-    let mut bio = Bio::new(op, sector);
-    bio.nowait = nowait;
-    let mut pages = Vec::new();
-    let mut at = 0;
-    for &(off, len) in segs {
-        let page = alloc_page(GFP_KERNEL | __GFP_ZERO).expect("test buffer page");
-        if op == ReqOp::Write {
-            memcpy_to_page(page, off as usize, &data[at..at + len as usize]);
-        }
-        bio.add_page(page, len, off);
-        pages.push(page);
-        at += len as usize;
-    }
-    let r = submit_bio(bdev, &mut bio);
-    let mut at = 0;
-    for (&(off, len), &page) in segs.iter().zip(&pages) {
-        if op == ReqOp::Read && r.is_ok() {
-            memcpy_from_page(&mut data[at..at + len as usize], page, off as usize);
-        }
-        at += len as usize;
-        __free_page(page);
-    }
-    r
-}
-
-/// Writes `data` at `sector` in page-sized segments at offset 0.
-fn write(bdev: &Bdev, sector: Sector, data: &[u8]) -> Result<(), Errno> {
-    let segs = whole_segments(data.len());
-    bio_io(bdev, ReqOp::Write, sector, &segs, &mut data.to_vec(), false)
-}
-
-/// Reads `len` bytes at `sector` in page-sized segments at offset 0.
-fn read(bdev: &Bdev, sector: Sector, len: usize) -> Result<Vec<u8>, Errno> {
-    let mut data = vec![0u8; len];
-    bio_io(bdev, ReqOp::Read, sector, &whole_segments(len), &mut data, false)?;
-    Ok(data)
-}
-
-fn whole_segments(len: usize) -> Vec<(u32, u32)> {
-    (0..len).step_by(PAGE_SIZE).map(|at| (0, (len - at).min(PAGE_SIZE) as u32)).collect()
-}
-
-/// A single-segment bio from a caller-owned buffer page (no allocation by the helper, for
-/// memory-pressure and atomic-context tests).
-fn bio_with(bdev: &Bdev, op: ReqOp, page: Page, sector: Sector, len: u32, nowait: bool) -> Result<(), Errno> {
-    let mut bio = Bio::new(op, sector);
-    bio.nowait = nowait;
-    bio.add_page(page, len, 0);
-    submit_bio(bdev, &mut bio)
-}
-
-/// A buffer page filled with `pattern(PAGE_SIZE, seed)`.
-fn filled_page(seed: u32) -> Page {
-    let page = alloc_page(GFP_KERNEL | __GFP_ZERO).expect("test buffer page");
-    memcpy_to_page(page, 0, &pattern(PAGE_SIZE, seed));
-    page
 }
 
 /// 1-based line of the first line of the driver containing `needle`.
@@ -134,40 +39,8 @@ fn driver_line(needle: &str) -> usize {
 
 /// Asserts that each of `expected` is a whole line of `text`, in this order.
 #[track_caller]
-fn assert_lines_in_order(text: &str, expected: &[&str]) {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut from = 0;
-    for want in expected {
-        match lines[from..].iter().position(|l| l == want) {
-            Some(i) => from += i + 1,
-            None => panic!("line {want:?} not found (in order) in:\n{text}"),
-        }
-    }
-}
-
-/// Page-allocator events made by brd itself (not the test's buffer pages).
-fn brd_allocs(events: &[Event]) -> Vec<&Event> {
-    events.iter().filter(|e| e.name == "alloc_page" && e.detail.contains("in brd_insert_page")).collect()
-}
-
-/// Events between the `submit_bio` whose detail contains `marker` and the next `bio_endio`.
-fn during_bio<'a>(events: &'a [Event], marker: &str) -> &'a [Event] {
-    let start = events
-        .iter()
-        .position(|e| e.cat == Cat::Block && e.name == "submit_bio" && e.detail.contains(marker))
-        .unwrap_or_else(|| panic!("no submit_bio with {marker:?}"));
-    let end = start + events[start..].iter().position(|e| e.name == "bio_endio").expect("the bio was ended");
-    &events[start..=end]
-}
-
-#[track_caller]
-fn assert_clean(o: &Outcome) {
-    assert!(o.is_clean(), "{}", o.reports.iter().map(|r| r.text.as_str()).collect::<Vec<_>>().join("\n"));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Module load and the device geometry
-
 #[test]
 fn brd_init_creates_default_devices_with_kernel_geometry() {
     let probe = Probe::new();
