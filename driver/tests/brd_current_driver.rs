@@ -40,16 +40,12 @@ fn driver_line(needle: &str) -> usize {
         + 1
 }
 
-/// Asserts that each of `expected` is a whole line of `text`, in this order.
-#[track_caller]
-
 /// Frees (a `put_page` dropping the last reference) done inside `function`.
 fn frees_in<'a>(events: &'a [Event], function: &str) -> Vec<&'a Event> {
     let needle = format!(" in {function}");
     events.iter().filter(|e| e.name == "put_page" && e.detail.contains(&needle)).collect()
 }
 
-#[track_caller]
 // ---------------------------------------------------------------------------------------------
 // Module load and the data path
 #[test]

@@ -37,8 +37,6 @@ fn driver_line(needle: &str) -> usize {
         + 1
 }
 
-/// Asserts that each of `expected` is a whole line of `text`, in this order.
-#[track_caller]
 // ---------------------------------------------------------------------------------------------
 // Module load and the device geometry
 #[test]

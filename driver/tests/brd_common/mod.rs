@@ -115,6 +115,8 @@ pub fn filled_page(seed: u32) -> Page {
     page
 }
 
+/// Asserts that each of `expected` is a whole line of `text`, in this order.
+#[track_caller]
 pub fn assert_lines_in_order(text: &str, expected: &[&str]) {
     let lines: Vec<&str> = text.lines().collect();
     let mut from = 0;
@@ -141,6 +143,8 @@ pub fn during_bio<'a>(events: &'a [Event], marker: &str) -> &'a [Event] {
     &events[start..=end]
 }
 
+/// Asserts that the run reported nothing, showing every report otherwise.
+#[track_caller]
 pub fn assert_clean(o: &Outcome) {
     assert!(o.is_clean(), "{}", o.reports.iter().map(|r| r.text.as_str()).collect::<Vec<_>>().join("\n"));
 }
