@@ -8,7 +8,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{assert_lines_in_order, only_report, Lines, Probe};
+use common::{assert_lines_in_order, only_report, run_lines as run, Lines, Probe};
 use ksim::fault_inject::FaultPlan;
 use ksim::gfp::*;
 use ksim::mm::slab::{kmem_cache_alloc, RADIX_TREE_NODE};
@@ -17,13 +17,6 @@ use ksim::prelude::*;
 use ksim::Cat;
 
 const FILE: &str = file!();
-
-fn run(config: Config, body: impl Fn(&Lines) + Send + Sync + 'static) -> (Outcome, Lines) {
-    let lines = Lines::new();
-    let l = lines.clone();
-    let outcome = Runner::std().config(config).run(move || body(&l));
-    (outcome, lines)
-}
 
 /// A plan under which every page allocation is eligible and fails.
 fn fail_every_page_allocation() -> FaultPlan {

@@ -5,7 +5,7 @@
 #[macro_use]
 mod common;
 
-use common::{assert_lines_in_order, only_report, profiles, run_std, Lines};
+use common::{assert_lines_in_order, only_report, profiles, run_lines as run, run_std};
 use ksim::gfp::*;
 use ksim::highmem::*;
 use ksim::mm::*;
@@ -17,13 +17,6 @@ const FILE: &str = file!();
 /// starts at 0x1004.
 fn highmem() -> Config {
     Config::modern().highmem(4)
-}
-
-fn run(config: Config, body: impl Fn(&Lines) + Send + Sync + 'static) -> (Outcome, Lines) {
-    let lines = Lines::new();
-    let l = lines.clone();
-    let outcome = Runner::std().config(config).run(move || body(&l));
-    (outcome, lines)
 }
 
 #[test]

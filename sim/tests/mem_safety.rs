@@ -6,20 +6,13 @@
 #[macro_use]
 mod common;
 
-use common::{assert_lines_in_order, only_report, run_std, Lines};
+use common::{assert_lines_in_order, only_report, run_lines as run, run_std};
 use ksim::gfp::*;
 use ksim::highmem::page_address;
 use ksim::mm::*;
 use ksim::prelude::*;
 
 const FILE: &str = file!();
-
-fn run(config: Config, body: impl Fn(&Lines) + Send + Sync + 'static) -> (Outcome, Lines) {
-    let lines = Lines::new();
-    let l = lines.clone();
-    let outcome = Runner::std().config(config).run(move || body(&l));
-    (outcome, lines)
-}
 
 #[test]
 fn safety_use_after_free_through_a_stale_address_names_both_sites() {

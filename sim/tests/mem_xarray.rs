@@ -6,20 +6,13 @@
 #[macro_use]
 mod common;
 
-use common::{assert_lines_in_order, only_report, run_std, Lines};
+use common::{assert_lines_in_order, only_report, run_lines as run, run_std};
 use ksim::gfp::*;
 use ksim::prelude::*;
 use ksim::xarray::*;
 use ksim::Cat;
 
 const FILE: &str = file!();
-
-fn run(config: Config, body: impl Fn(&Lines) + Send + Sync + 'static) -> (Outcome, Lines) {
-    let lines = Lines::new();
-    let l = lines.clone();
-    let outcome = Runner::std().config(config).run(move || body(&l));
-    (outcome, lines)
-}
 
 /// The node allocations of a trace with the preempt_count they ran at.
 fn node_allocs(o: &Outcome) -> Vec<(u32, String)> {

@@ -8,18 +8,10 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{assert_lines_in_order, only_report, Lines};
+use common::{assert_lines_in_order, only_report, run_lines as run, Lines};
 use ksim::prelude::*;
 
 const FILE: &str = file!();
-
-/// Runs `body(lines)` once on real threads with `config`.
-fn run(config: Config, body: impl Fn(&Lines) + Send + Sync + 'static) -> (Outcome, Lines) {
-    let lines = Lines::new();
-    let l = lines.clone();
-    let outcome = Runner::std().config(config).run(move || body(&l));
-    (outcome, lines)
-}
 
 /// A kthread `sleeper` (pid 2) that takes a spinlock and calls `might_sleep()` two frames deep.
 fn sleeper_under_spinlock(lines: &Lines) {

@@ -133,6 +133,15 @@ pub fn profiles() -> [Config; 2] {
 
 /// Runs `body` once on real threads (single-task or join-ordered bodies are deterministic) and
 /// returns the outcome with what the body pushed into the probe.
+/// Runs `body(lines)` once on real threads with `config`; `lines` records where things were
+/// called, for the report lines to assert.
+pub fn run_lines(config: Config, body: impl Fn(&Lines) + Send + Sync + 'static) -> (Outcome, Lines) {
+    let lines = Lines::new();
+    let l = lines.clone();
+    let outcome = Runner::std().config(config).run(move || body(&l));
+    (outcome, lines)
+}
+
 pub fn run_std<T, F>(config: Config, body: F) -> (Outcome, Vec<T>)
 where
     T: Clone + Send + 'static,
