@@ -132,9 +132,20 @@ pub fn preempt_count() -> u32 {
     current().state().preempt_count
 }
 
+/// The part of a preempt_count that makes a task atomic: in 4.0 everything but
+/// `PREEMPT_ACTIVE`; in modern kernels all of it (bit 21 belongs to the NMI field there).
+pub(crate) fn atomic_count(profile: Profile, pc: u32) -> u32 {
+    match profile {
+        Profile::V4_0 => pc & !PREEMPT_ACTIVE,
+        Profile::Modern => pc,
+    }
+}
+
 /// `in_atomic()`: 4.0 `(preempt_count() & ~PREEMPT_ACTIVE) != 0`; modern `preempt_count() != 0`.
 pub fn in_atomic() -> bool {
-    preempt_count() & !PREEMPT_ACTIVE != 0
+    let t = current();
+    let pc = t.state().preempt_count;
+    atomic_count(t.exec.config().profile, pc) != 0
 }
 
 /// `in_irq()` / `in_hardirq()`.
@@ -174,4 +185,18 @@ pub fn in_task() -> bool {
     let mask = HARDIRQ_MASK | SOFTIRQ_OFFSET | nmi_mask(t.exec.config().profile);
     let pc = t.state().preempt_count;
     pc & mask == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_count_masks_preempt_active_only_in_4_0() {
+        // Bit 21 is PREEMPT_ACTIVE in 4.0 (not atomic) and part of NMI_MASK in modern kernels.
+        assert_eq!(atomic_count(Profile::V4_0, PREEMPT_ACTIVE), 0);
+        assert_eq!(atomic_count(Profile::V4_0, PREEMPT_ACTIVE | 1), 1);
+        assert_eq!(atomic_count(Profile::Modern, 0x0020_0000), 0x0020_0000);
+        assert_ne!(0x0020_0000 & NMI_MASK_MODERN, 0);
+    }
 }

@@ -11,7 +11,7 @@ use crate::model::current;
 use crate::model::report::Violation;
 use crate::model::task::{Site, TaskCell};
 use crate::model::trace::Cat;
-use crate::preempt::PREEMPT_ACTIVE;
+use crate::preempt::atomic_count;
 
 /// The irq-trace block lockdep prints when irqs are disabled (`print_irqtrace_events`).
 fn irqtrace(t: &TaskCell) -> String {
@@ -61,7 +61,7 @@ pub(crate) fn might_sleep_check_lazy(
         (st.preempt_count, st.irqs_disabled, st.rcu_depth, st.non_block)
     };
     let ok = match cfg.profile {
-        Profile::V4_0 => (pc & !PREEMPT_ACTIVE) + rcu == offsets && !irqs,
+        Profile::V4_0 => atomic_count(cfg.profile, pc) + rcu == offsets && !irqs,
         Profile::Modern => pc + (rcu << 8) == offsets && !irqs && nb == 0,
     };
     t.exec.emit(&t, Cat::Sleep, "might_sleep", || {
@@ -72,7 +72,7 @@ pub(crate) fn might_sleep_check_lazy(
     }
     let mut s = String::new();
     let _ = writeln!(s, "BUG: sleeping function called from invalid context at {}:{}", at.file(), at.line());
-    let in_atomic = (pc & !PREEMPT_ACTIVE != 0) as u8;
+    let in_atomic = (atomic_count(cfg.profile, pc) != 0) as u8;
     match cfg.profile {
         Profile::V4_0 => {
             let _ = writeln!(
@@ -160,7 +160,7 @@ pub(crate) fn schedule_debug(t: &TaskCell, at: &'static Location<'static>, what:
         let st = t.state();
         (st.preempt_count, st.preempt_disabled_at, st.held.clone())
     };
-    if pc & !PREEMPT_ACTIVE == 0 {
+    if atomic_count(t.exec.config().profile, pc) == 0 {
         return;
     }
     let mut s = String::new();

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::model::task::TaskKind;
-use crate::model::{current, spawn_task, TaskHandle};
+use crate::model::{spawn_task, TaskHandle};
 use crate::sched::might_sleep_at;
 
 type WorkFn = dyn Fn() + Send + Sync + 'static;
@@ -89,7 +89,6 @@ fn queue(wq_name: &str, work: &WorkStruct) -> bool {
 /// # Context
 /// Any.
 pub fn schedule_work(work: &WorkStruct) -> bool {
-    let _ = current();
     queue("events", work)
 }
 
