@@ -34,10 +34,10 @@ use ksim::blk::{bio_endio, bio_wouldblock_error, Bdev, Bio, BioVec, BlockDriver,
 use ksim::blk::{Sector, PAGE_SECTORS, PAGE_SECTORS_SHIFT, SECTOR_SHIFT};
 use ksim::errno::Errno;
 use ksim::gfp::{Gfp, __GFP_HIGHMEM, __GFP_NOWARN, __GFP_ZERO, GFP_NOIO};
-use ksim::highmem::{kmap_local_page, kunmap_local, memcpy_from_page, memcpy_to_page};
+use ksim::highmem::{kmap_local_page, kunmap_local};
 use ksim::kfn;
 use ksim::mm::PAGE_SIZE;
-use ksim::mm::{alloc_page, get_page, get_page_unless_zero, memcpy_from, memcpy_to, memset, put_page, Page};
+use ksim::mm::{alloc_page, get_page, get_page_unless_zero, memcpy, memset, put_page, KAddr, Page};
 use ksim::rcupdate::{rcu_read_lock, rcu_read_unlock};
 use ksim::sched::{bug, cond_resched};
 use ksim::xarray::{__xa_cmpxchg, __xa_erase, xa_find_from, xa_load, xa_lock, xa_unlock, XArray};
@@ -158,6 +158,25 @@ impl BvecIter {
 #[track_caller]
 fn bio_io_error(bio: &mut Bio) {
     bio_endio(bio, Some(Errno::EIO));
+}
+
+/// `memcpy_to_page(page, offset, from, len)` (`include/linux/highmem.h`) with `from` a kernel
+/// address, as the kernel's takes it: `kmap_local_page()`, `memcpy()`, `kunmap_local()`. (ksim's
+/// own `memcpy_to_page` takes a host buffer, for tests.)
+#[track_caller]
+fn memcpy_to_page(page: Page, offset: usize, from: KAddr, len: usize) {
+    let to = kmap_local_page(page);
+    memcpy(to.add(offset), from, len);
+    kunmap_local(to);
+}
+
+/// `memcpy_from_page(to, page, offset, len)` with `to` a kernel address (see
+/// [`memcpy_to_page`]).
+#[track_caller]
+fn memcpy_from_page(to: KAddr, page: Page, offset: usize, len: usize) {
+    let from = kmap_local_page(page);
+    memcpy(to, from.add(offset), len);
+    kunmap_local(from);
 }
 
 /// `offset = (sector & (PAGE_SECTORS-1)) << SECTOR_SHIFT`: the byte offset of `sector` inside
@@ -295,16 +314,8 @@ impl BrdDevice {
         let map = kmap_local_page(bv.page);
         let kaddr = map.add(bv.offset as usize);
         match (opf.is_write(), page) {
-            (true, Some(page)) => {
-                let mut buf = vec![0u8; len];
-                memcpy_from(&mut buf, kaddr);
-                memcpy_to_page(page, offset, &buf);
-            }
-            (false, Some(page)) => {
-                let mut buf = vec![0u8; len];
-                memcpy_from_page(&mut buf, page, offset);
-                memcpy_to(kaddr, &buf);
-            }
+            (true, Some(page)) => memcpy_to_page(page, offset, kaddr, len),
+            (false, Some(page)) => memcpy_from_page(kaddr, page, offset, len),
             (false, None) => memset(kaddr, 0, len),
             // A write always has a page by now.
             (true, None) => bug(),

@@ -35,10 +35,7 @@ use ksim::blk::{Sector, PAGE_SECTORS, PAGE_SECTORS_SHIFT, SECTOR_SHIFT};
 use ksim::errno::Errno;
 use ksim::gfp::{Gfp, __GFP_HIGHMEM, __GFP_ZERO, GFP_ATOMIC, GFP_NOIO, GFP_NOWAIT};
 use ksim::highmem::{kmap_atomic, kunmap_atomic};
-use ksim::mm::{
-    __free_page, alloc_page, memcpy_from, memcpy_to, memset, page_index, set_page_index, KAddr, Page,
-    PAGE_SIZE,
-};
+use ksim::mm::{__free_page, alloc_page, memcpy, memset, page_index, set_page_index, KAddr, Page, PAGE_SIZE};
 use ksim::radix_tree::{radix_tree_maybe_preload, radix_tree_preload_end, RadixTreeRoot};
 use ksim::rcupdate::{rcu_read_lock, rcu_read_unlock};
 use ksim::sched::{bug, cond_resched};
@@ -126,16 +123,6 @@ struct BrdDevice {
 #[track_caller]
 fn bio_io_error(bio: &mut Bio) {
     bio_endio(bio, Some(Errno::EIO));
-}
-
-/// `memcpy(dst, src, n)` between two kernel addresses. ksim's byte access goes through
-/// `memcpy_from`/`memcpy_to`, so the bytes pass through a local buffer: both addresses are
-/// checked exactly as the kernel's KASAN would check the one `memcpy`.
-#[track_caller]
-fn memcpy(dst: KAddr, src: KAddr, n: usize) {
-    let mut buf = vec![0u8; n];
-    memcpy_from(&mut buf, src);
-    memcpy_to(dst, &buf);
 }
 
 /// `offset = (sector & (PAGE_SECTORS-1)) << SECTOR_SHIFT`: the byte offset of `sector` inside

@@ -15,7 +15,7 @@ use crate::model::current;
 use crate::model::report::Violation;
 use crate::model::task::{KmapSlot, Site, TaskCell};
 use crate::model::trace::Cat;
-use crate::preempt::{preempt_off, preempt_on};
+use crate::preempt::{add_in, added, preempt_on, sub_in, subtracted, PREEMPT_OFFSET};
 use crate::sched::might_sleep_at;
 
 /// Traces a mapping event in the allocation view (`Cat::Mem`, whose views promise kmap events).
@@ -96,11 +96,22 @@ fn push_map(page: Page, atomic: bool, at: &'static Location<'static>) -> KAddr {
     let t = current();
     let op = if atomic { "kmap_atomic" } else { "kmap_local_page" };
     let site = Site { at, op };
-    if atomic {
-        preempt_off(&t, site);
+    // `preempt_disable()` (kmap_atomic with CONFIG_PREEMPT_COUNT) and the new slot in one
+    // borrow of the task's state: this runs twice per brd bio.
+    let count = atomic && t.exec.config().preempt_count;
+    let id = {
+        let mut st = t.state();
+        if count {
+            add_in(&mut st, PREEMPT_OFFSET, site);
+        }
+        st.kmaps_made = st.kmaps_made.wrapping_add(1);
+        let id = (u64::from(t.pid) << 32) | u64::from(st.kmaps_made);
+        st.kmaps.push(KmapSlot { id, pfn: page.pfn, atomic, site });
+        id
+    };
+    if count {
+        added(&t, PREEMPT_OFFSET, site);
     }
-    let id = t.exec.kmap_id();
-    t.state().kmaps.push(KmapSlot { id, pfn: page.pfn, atomic, site });
     trace_map(&t, op, page.pfn);
     KAddr { map: id, ..KAddr::direct(page.pfn, page.gen) }
 }
@@ -108,6 +119,34 @@ fn push_map(page: Page, atomic: bool, at: &'static Location<'static>) -> KAddr {
 fn pop_map(addr: KAddr, atomic: bool, at: &'static Location<'static>) {
     let t = current();
     let op = if atomic { "kunmap_atomic" } else { "kunmap_local" };
+    let site = Site { at, op };
+    let count = t.exec.config().preempt_count;
+    // The common case, the most recent mapping, in one borrow of the task's state.
+    let popped = {
+        let mut st = t.state();
+        if st.kmaps.last().is_some_and(|k| k.id == addr.map) {
+            let k = st.kmaps.pop().expect("a last mapping");
+            let r = (k.atomic && count).then(|| sub_in(&mut st, PREEMPT_OFFSET));
+            Some((k, r))
+        } else {
+            None
+        }
+    };
+    match popped {
+        Some((k, r)) => {
+            if let Some(r) = r {
+                subtracted(&t, PREEMPT_OFFSET, site, r);
+            }
+            trace_map(&t, op, k.pfn);
+        }
+        None => pop_out_of_order(&t, addr, at, op),
+    }
+}
+
+/// `kunmap_atomic()` / `kunmap_local()` of an address that is not the most recent mapping: the
+/// nesting report, then the mapping (if it is one) is released anyway.
+#[cold]
+fn pop_out_of_order(t: &TaskCell, addr: KAddr, at: &'static Location<'static>, op: &'static str) {
     let (top, pos) = {
         let st = t.state();
         (st.kmaps.last().copied(), st.kmaps.iter().rposition(|k| k.id == addr.map))
@@ -135,14 +174,14 @@ fn pop_map(addr: KAddr, atomic: bool, at: &'static Location<'static>) {
             }
         }
         s.push_str("kmap_atomic()/kmap_local_page() mappings must be released in reverse order\n");
-        t.exec.report(&t, Violation::KmapNesting, s, op);
+        t.exec.report(t, Violation::KmapNesting, s, op);
     }
     if let Some(i) = pos {
         let k = t.state().kmaps.remove(i);
         if k.atomic {
-            preempt_on(&t, Site { at, op });
+            preempt_on(t, Site { at, op });
         }
-        trace_map(&t, op, k.pfn);
+        trace_map(t, op, k.pfn);
     }
 }
 

@@ -52,7 +52,7 @@ impl<T> Mutex<T> {
                 self.raw.lock()
             }
         };
-        MutexGuard { guard: Some(guard), lock: self, task: t, taken_at: at }
+        MutexGuard { guard: Some(guard), lock: self, task: t.arc(), taken_at: at }
     }
 
     /// `mutex_trylock(&m)`: never sleeps.
@@ -62,7 +62,7 @@ impl<T> Mutex<T> {
         let g = self.raw.try_lock()?;
         let t = current();
         lock_acquire(&t, self.name, self.id(), LockKind::Mutex, Site { at, op: "mutex_trylock" });
-        Some(MutexGuard { guard: Some(g), lock: self, task: t, taken_at: at })
+        Some(MutexGuard { guard: Some(g), lock: self, task: t.arc(), taken_at: at })
     }
 }
 

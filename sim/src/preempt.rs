@@ -9,7 +9,7 @@ use std::panic::Location;
 
 use crate::model::config::Profile;
 use crate::model::current;
-use crate::model::task::{Site, TaskCell};
+use crate::model::task::{Site, TaskCell, TaskState};
 use crate::model::trace::Cat;
 
 /// `PREEMPT_OFFSET`.
@@ -48,13 +48,23 @@ pub fn nmi_mask(profile: Profile) -> u32 {
 /// Adds `val` to the task's preempt_count, remembering where it left zero ("Preemption disabled
 /// at:"), and traces the change.
 pub(crate) fn count_add(t: &TaskCell, val: u32, site: Site) {
-    {
-        let mut st = t.state();
-        if st.preempt_count == 0 {
-            st.preempt_disabled_at = Some(site);
-        }
-        st.preempt_count += val;
+    add_in(&mut t.state(), val, site);
+    added(t, val, site);
+}
+
+/// [`count_add`]'s state change, for a caller that holds the task's state for more (the hot
+/// paths change several fields at once); [`added`] must follow once the state is released.
+#[inline]
+pub(crate) fn add_in(st: &mut TaskState, val: u32, site: Site) {
+    if st.preempt_count == 0 {
+        st.preempt_disabled_at = Some(site);
     }
+    st.preempt_count += val;
+}
+
+/// [`count_add`]'s trace event.
+#[inline]
+pub(crate) fn added(t: &TaskCell, val: u32, site: Site) {
     t.exec.emit(t, Cat::Context, site.op, || format!("+{val:#x} at {}", site.file_line()));
 }
 
@@ -62,29 +72,40 @@ pub(crate) fn count_add(t: &TaskCell, val: u32, site: Site) {
 /// `DEBUG_PREEMPT` catches too ("BUG: using ... preempt_count underflow"); here it is reported as
 /// an unbalanced context.
 pub(crate) fn count_sub(t: &TaskCell, val: u32, site: Site) {
-    let underflow = {
-        let mut st = t.state();
-        match st.preempt_count.checked_sub(val) {
-            Some(v) => {
-                st.preempt_count = v;
-                if v == 0 {
-                    st.preempt_disabled_at = None;
-                }
-                None
-            }
-            None => Some(st.preempt_count),
-        }
-    };
-    if let Some(pc) = underflow {
-        let body = format!(
-            "WARNING: preempt_count underflow: {} at {} subtracts {val:#x} from {pc:#x}\n",
-            site.op,
-            site.file_line()
-        );
-        t.exec.report(t, crate::Violation::UnbalancedContext, body, site.op);
-        return;
+    let r = sub_in(&mut t.state(), val);
+    subtracted(t, val, site, r);
+}
+
+/// [`count_sub`]'s state change (see [`add_in`]): `Err(preempt_count)` on underflow, which
+/// leaves the count alone. [`subtracted`] must follow.
+#[inline]
+pub(crate) fn sub_in(st: &mut TaskState, val: u32) -> Result<(), u32> {
+    let v = st.preempt_count.checked_sub(val).ok_or(st.preempt_count)?;
+    st.preempt_count = v;
+    if v == 0 {
+        st.preempt_disabled_at = None;
     }
-    t.exec.emit(t, Cat::Context, site.op, || format!("-{val:#x} at {}", site.file_line()));
+    Ok(())
+}
+
+/// [`count_sub`]'s report or trace event.
+#[inline]
+pub(crate) fn subtracted(t: &TaskCell, val: u32, site: Site, r: Result<(), u32>) {
+    if let Err(pc) = r {
+        underflow(t, val, site, pc);
+    } else {
+        t.exec.emit(t, Cat::Context, site.op, || format!("-{val:#x} at {}", site.file_line()));
+    }
+}
+
+#[cold]
+fn underflow(t: &TaskCell, val: u32, site: Site, pc: u32) {
+    let body = format!(
+        "WARNING: preempt_count underflow: {} at {} subtracts {val:#x} from {pc:#x}\n",
+        site.op,
+        site.file_line()
+    );
+    t.exec.report(t, crate::Violation::UnbalancedContext, body, site.op);
 }
 
 /// `preempt_disable()` on behalf of an API (`radix_tree_preload`, `kmap_atomic`): +1 only with

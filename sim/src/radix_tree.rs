@@ -11,10 +11,10 @@
 //! Lookups are lock-free under RCU; reads and writes of the slots go through a loom ghost so
 //! loom explores their orders against the writers.
 
+use crate::model::booklock::{BookGuard, BookLock};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
-use std::sync::Mutex;
 
 use crate::errno::Errno;
 use crate::gfp::{gfpflags_allow_blocking, Gfp};
@@ -136,10 +136,13 @@ impl Nodes {
     }
 }
 
-/// The items, in 64-slot leaves (a radix tree's bottom level) keyed by `index >> 6` in order:
-/// a lookup is a search among `n / 64` leaves and an array index.
+/// The items, in 64-slot leaves (a radix tree's bottom level) keyed by `index >> 6`: the first
+/// [`DENSE_LEAVES`] keys (indices below 2^22, a 16 GiB device's pages) in a table indexed
+/// directly, like the tree's upper levels would, the rest in an ordered map. A lookup is then an
+/// array index or two, not a search: brd makes two per 4 KiB write.
 struct Items<T> {
-    leaves: BTreeMap<u64, Leaf<T>>,
+    dense: Vec<Option<Box<Leaf<T>>>>,
+    sparse: BTreeMap<u64, Leaf<T>>,
     len: usize,
 }
 
@@ -150,14 +153,32 @@ struct Leaf<T> {
 
 /// Slots per leaf.
 const LEAF: u64 = 1 << RADIX_TREE_MAP_SHIFT;
+/// Leaf keys kept in the direct table (it grows only to the highest key used).
+const DENSE_LEAVES: u64 = 1 << 16;
 
 impl<T: Clone> Items<T> {
     fn new() -> Self {
-        Items { leaves: BTreeMap::new(), len: 0 }
+        Items { dense: Vec::new(), sparse: BTreeMap::new(), len: 0 }
+    }
+
+    fn leaf(&self, key: u64) -> Option<&Leaf<T>> {
+        if key < DENSE_LEAVES {
+            self.dense.get(key as usize)?.as_deref()
+        } else {
+            self.sparse.get(&key)
+        }
+    }
+
+    fn leaf_mut(&mut self, key: u64) -> Option<&mut Leaf<T>> {
+        if key < DENSE_LEAVES {
+            self.dense.get_mut(key as usize)?.as_deref_mut()
+        } else {
+            self.sparse.get_mut(&key)
+        }
     }
 
     fn get(&self, index: u64) -> Option<&T> {
-        self.leaves.get(&(index / LEAF))?.slots[(index % LEAF) as usize].as_ref()
+        self.leaf(index / LEAF)?.slots[(index % LEAF) as usize].as_ref()
     }
 
     fn contains_key(&self, index: u64) -> bool {
@@ -166,10 +187,16 @@ impl<T: Clone> Items<T> {
 
     /// Stores `item` at `index` (the caller checked that the slot is empty).
     fn insert(&mut self, index: u64, item: T) {
-        let leaf = self
-            .leaves
-            .entry(index / LEAF)
-            .or_insert_with(|| Leaf { used: 0, slots: (0..LEAF).map(|_| None).collect() });
+        let key = index / LEAF;
+        let new = || Leaf { used: 0, slots: (0..LEAF).map(|_| None).collect() };
+        let leaf = if key < DENSE_LEAVES {
+            if self.dense.len() <= key as usize {
+                self.dense.resize_with(key as usize + 1, || None);
+            }
+            &mut **self.dense[key as usize].get_or_insert_with(|| Box::new(new()))
+        } else {
+            self.sparse.entry(key).or_insert_with(new)
+        };
         let slot = &mut leaf.slots[(index % LEAF) as usize];
         if slot.replace(item).is_none() {
             leaf.used += 1;
@@ -179,11 +206,15 @@ impl<T: Clone> Items<T> {
 
     fn remove(&mut self, index: u64) -> Option<T> {
         let key = index / LEAF;
-        let leaf = self.leaves.get_mut(&key)?;
+        let leaf = self.leaf_mut(key)?;
         let item = leaf.slots[(index % LEAF) as usize].take()?;
         leaf.used -= 1;
         if leaf.used == 0 {
-            self.leaves.remove(&key);
+            if key < DENSE_LEAVES {
+                self.dense[key as usize] = None;
+            } else {
+                self.sparse.remove(&key);
+            }
         }
         self.len -= 1;
         Some(item)
@@ -191,9 +222,17 @@ impl<T: Clone> Items<T> {
 
     /// Up to `max` items with index >= `first`, in index order.
     fn range(&self, first: u64, max: usize) -> Vec<(u64, T)> {
+        let start = first / LEAF;
+        let dense = self
+            .dense
+            .iter()
+            .enumerate()
+            .skip(start.min(DENSE_LEAVES) as usize)
+            .filter_map(|(k, l)| Some((k as u64, l.as_deref()?)));
+        let sparse = self.sparse.range(start.max(DENSE_LEAVES)..).map(|(&k, l)| (k, l));
         let mut out = Vec::new();
-        for (&key, leaf) in self.leaves.range(first / LEAF..) {
-            let from = if key == first / LEAF { (first % LEAF) as usize } else { 0 };
+        for (key, leaf) in dense.chain(sparse) {
+            let from = if key == start { (first % LEAF) as usize } else { 0 };
             for (i, slot) in leaf.slots.iter().enumerate().skip(from) {
                 if out.len() == max {
                     return out;
@@ -215,7 +254,7 @@ struct Inner<T> {
 /// `struct radix_tree_root` with its GFP mask (`INIT_RADIX_TREE(root, gfp)`).
 pub struct RadixTreeRoot<T> {
     gfp: Gfp,
-    inner: Mutex<Inner<T>>,
+    inner: BookLock<Inner<T>>,
     ghost: Ghost,
 }
 
@@ -225,13 +264,14 @@ impl<T: Clone> RadixTreeRoot<T> {
     pub fn new(gfp: Gfp) -> Self {
         RadixTreeRoot {
             gfp,
-            inner: Mutex::new(Inner { items: Items::new(), nodes: Nodes::default() }),
+            inner: BookLock::new(Inner { items: Items::new(), nodes: Nodes::default() }),
             ghost: Ghost::new(),
         }
     }
 
-    fn inner(&self) -> std::sync::MutexGuard<'_, Inner<T>> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    #[inline]
+    fn inner(&self) -> BookGuard<'_, Inner<T>> {
+        self.inner.lock()
     }
 
     /// `radix_tree_lookup(root, index)`.
@@ -371,4 +411,32 @@ pub fn radix_tree_maybe_preload(gfp: Gfp) -> Result<(), Errno> {
 pub fn radix_tree_preload_end() {
     let t = current();
     preempt_on(&t, Site { at: Location::caller(), op: "radix_tree_preload_end" });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_keep_order_across_the_direct_table_and_the_map() {
+        let mut it = Items::new();
+        let big = DENSE_LEAVES * LEAF;
+        let indices = [big + 5, 3, u64::MAX, 64, big - 1, 0];
+        for &i in &indices {
+            it.insert(i, i);
+        }
+        assert_eq!(it.len, indices.len());
+        let all: Vec<u64> = it.range(0, usize::MAX).into_iter().map(|(i, _)| i).collect();
+        assert_eq!(all, [0, 3, 64, big - 1, big + 5, u64::MAX]);
+        let from: Vec<u64> = it.range(4, 3).into_iter().map(|(i, _)| i).collect();
+        assert_eq!(from, [64, big - 1, big + 5]);
+        assert_eq!(it.range(big, 9).first().map(|p| p.0), Some(big + 5));
+        for &i in &indices {
+            assert_eq!(it.get(i), Some(&i));
+            assert_eq!(it.remove(i), Some(i));
+            assert_eq!(it.get(i), None);
+        }
+        assert_eq!(it.len, 0);
+        assert!(it.dense.iter().all(Option::is_none) && it.sparse.is_empty(), "empty leaves are freed");
+    }
 }

@@ -14,7 +14,7 @@ use crate::model::config::RcuFlavour;
 use crate::model::current;
 use crate::model::task::Site;
 use crate::model::trace::Cat;
-use crate::preempt::{count_add, count_sub, PREEMPT_OFFSET};
+use crate::preempt::{add_in, added, sub_in, subtracted, PREEMPT_OFFSET};
 use crate::sched::might_sleep_at;
 
 /// The grace-period machinery's memory ordering, made visible to loom.
@@ -73,21 +73,19 @@ pub fn rcu_read_lock() {
     let t = current();
     let site = Site { at: Location::caller(), op: "rcu_read_lock" };
     let cfg = t.exec.config();
-    {
-        let mut st = t.state();
-        if st.rcu_readers == 0 {
-            st.rcu_section += 1;
-        }
-        st.rcu_readers += 1;
-        if cfg.rcu == RcuFlavour::Preemptible {
-            st.rcu_depth += 1;
-        }
-    }
+    t.rcu.enter();
     // After the reader is visible as inside: a grace period that misses it is ordered before it.
     reader_order();
-    match cfg.rcu {
-        RcuFlavour::Classic if cfg.preempt_count => count_add(&t, PREEMPT_OFFSET, site),
-        _ => t.exec.emit(&t, Cat::Context, "rcu_read_lock", || format!("at {}", site.file_line())),
+    let count = cfg.rcu == RcuFlavour::Classic && cfg.preempt_count;
+    if cfg.rcu == RcuFlavour::Preemptible {
+        t.state().rcu_depth += 1;
+    } else if count {
+        add_in(&mut t.state(), PREEMPT_OFFSET, site);
+    }
+    if count {
+        added(&t, PREEMPT_OFFSET, site);
+    } else {
+        t.exec.emit(&t, Cat::Context, "rcu_read_lock", || format!("at {}", site.file_line()));
     }
 }
 
@@ -100,22 +98,20 @@ pub fn rcu_read_unlock() {
     // Before the reader is visible as outside: a grace period that waited for it is ordered
     // after its section.
     reader_order();
-    {
+    t.rcu.exit();
+    if cfg.rcu == RcuFlavour::Preemptible {
         let mut st = t.state();
-        st.rcu_readers = st.rcu_readers.saturating_sub(1);
-        if cfg.rcu == RcuFlavour::Preemptible {
-            st.rcu_depth = st.rcu_depth.saturating_sub(1);
-        }
+        st.rcu_depth = st.rcu_depth.saturating_sub(1);
+    } else if cfg.preempt_count {
+        let r = sub_in(&mut t.state(), PREEMPT_OFFSET);
+        return subtracted(&t, PREEMPT_OFFSET, site, r);
     }
-    match cfg.rcu {
-        RcuFlavour::Classic if cfg.preempt_count => count_sub(&t, PREEMPT_OFFSET, site),
-        _ => t.exec.emit(&t, Cat::Context, "rcu_read_unlock", || format!("at {}", site.file_line())),
-    }
+    t.exec.emit(&t, Cat::Context, "rcu_read_unlock", || format!("at {}", site.file_line()));
 }
 
 /// `rcu_read_lock_held()` (approximately: whether the current task is in a read-side section).
 pub fn rcu_read_lock_held() -> bool {
-    current().state().rcu_readers > 0
+    current().rcu.depth() > 0
 }
 
 /// `synchronize_rcu()`: waits for a grace period.
@@ -134,19 +130,12 @@ pub fn synchronize_rcu() {
         .tasks()
         .into_iter()
         .filter(|o| o.pid != t.pid)
-        .filter_map(|o| {
-            let st = o.state();
-            (st.rcu_readers > 0).then_some(st.rcu_section).map(|sec| (o.clone(), sec))
-        })
+        .filter_map(|o| o.rcu.section().map(|sec| (o.clone(), sec)))
         .collect();
     t.exec.emit(&t, Cat::Sleep, "synchronize_rcu", || format!("waits for {} reader(s)", readers.len()));
     for (r, section) in readers {
         loop {
-            let still = {
-                let st = r.state();
-                st.rcu_readers > 0 && st.rcu_section == section
-            };
-            if !still {
+            if r.rcu.section() != Some(section) {
                 break;
             }
             yield_now();

@@ -241,10 +241,11 @@ pub fn current_comm() -> String {
 
 /// One frame of the simulated call stack; popped when dropped. It keeps the task it was pushed
 /// on, so leaving a frame costs no second current-task lookup (drivers enter one per function).
-pub struct Frame(Option<std::sync::Arc<TaskCell>>);
+pub struct Frame(Option<crate::model::backend::CurrentTask>);
 
 impl Frame {
     /// Pushes `name` on the current task's simulated stack (no-op outside a task).
+    #[inline]
     pub fn enter(name: &'static str) -> Frame {
         let t = crate::model::backend::current_task();
         if let Some(t) = &t {
@@ -255,6 +256,7 @@ impl Frame {
 }
 
 impl Drop for Frame {
+    #[inline]
     fn drop(&mut self) {
         if let Some(t) = &self.0 {
             t.state().frames.pop();

@@ -99,7 +99,7 @@ impl<T> SpinLock<T> {
         }
         lock_acquire(&t, self.name, self.id(), LockKind::Spin, site);
         let guard = self.raw.lock();
-        SpinLockGuard { guard: Some(guard), lock: self, flavour, task: t, taken_at: site.at }
+        SpinLockGuard { guard: Some(guard), lock: self, flavour, task: t.arc(), taken_at: site.at }
     }
 
     /// `spin_lock(&lock)`.

@@ -6,9 +6,9 @@
 //! lock, disabled preemption — and the allocation runs the full `might_sleep()` check against
 //! them. With a non-blocking GFP the node is allocated under the lock.
 
+use crate::model::booklock::{BookGuard, BookLock};
 use std::collections::BTreeMap;
 use std::panic::Location;
-use std::sync::Mutex;
 
 use crate::errno::Errno;
 use crate::gfp::{gfpflags_allow_blocking, Gfp};
@@ -29,7 +29,7 @@ struct Inner<T> {
 /// `struct xarray`.
 pub struct XArray<T> {
     lock: SpinLock<()>,
-    inner: Mutex<Inner<T>>,
+    inner: BookLock<Inner<T>>,
     ghost: Ghost,
 }
 
@@ -44,13 +44,14 @@ impl<T: Clone + PartialEq> XArray<T> {
     pub fn new(name: &'static str) -> Self {
         XArray {
             lock: SpinLock::new((), name),
-            inner: Mutex::new(Inner { items: BTreeMap::new(), nodes: Nodes::default() }),
+            inner: BookLock::new(Inner { items: BTreeMap::new(), nodes: Nodes::default() }),
             ghost: Ghost::new(),
         }
     }
 
-    fn inner(&self) -> std::sync::MutexGuard<'_, Inner<T>> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    #[inline]
+    fn inner(&self) -> BookGuard<'_, Inner<T>> {
+        self.inner.lock()
     }
 
     /// Entries stored.

@@ -1,5 +1,7 @@
 //! `include/linux/bio.h`, `include/linux/blk_types.h`: bios and their segments.
 
+use smallvec::SmallVec;
+
 use crate::errno::Errno;
 use crate::mm::Page;
 
@@ -46,18 +48,22 @@ pub struct Bio {
     pub nowait: bool,
     /// `bi_iter.bi_sector` (the partition's sector until `submit_bio` remaps it).
     pub sector: Sector,
-    /// Data segments (none for a discard).
-    pub vecs: Vec<BioVec>,
+    /// Data segments (none for a discard); up to [`BIO_INLINE_VECS`] inline in the bio, as
+    /// `bio_alloc()` places them (`bi_inline_vecs`), without a separate allocation.
+    pub vecs: SmallVec<[BioVec; BIO_INLINE_VECS]>,
     /// Bytes of a data-less bio (discard).
     pub discard_bytes: u64,
     /// Completion status, set once by `bio_endio`.
     pub status: Option<Result<(), Errno>>,
 }
 
+/// `BIO_INLINE_VECS`: segments a bio holds without a separate bvec allocation.
+pub const BIO_INLINE_VECS: usize = 4;
+
 impl Bio {
     /// A read or write bio at `sector`.
     pub fn new(op: ReqOp, sector: Sector) -> Bio {
-        Bio { op, nowait: false, sector, vecs: Vec::new(), discard_bytes: 0, status: None }
+        Bio { op, nowait: false, sector, vecs: SmallVec::new(), discard_bytes: 0, status: None }
     }
 
     /// A discard of `bytes` at `sector`.

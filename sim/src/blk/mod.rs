@@ -16,7 +16,7 @@ use crate::model::current;
 use crate::model::trace::Cat;
 use crate::sched::might_sleep_at;
 
-pub use bio::{bio_endio, bio_wouldblock_error, Bio, BioVec, ReqOp};
+pub use bio::{bio_endio, bio_wouldblock_error, Bio, BioVec, ReqOp, BIO_INLINE_VECS};
 pub use genhd::{Bdev, BlockDriver, Gendisk, Part};
 
 /// `sector_t`.

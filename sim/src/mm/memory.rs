@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 use std::panic::Location;
 
+use super::frames::{BufId, PageBufs};
 use super::state::{Frame, Mm, Slot, SlotEntry, Who, BASE_PFN, REGION_PFN};
 use super::{Zone, PAGE_SIZE};
 use crate::model::current;
@@ -17,7 +18,7 @@ pub const PAGE_OFFSET: u64 = 0xffff_8880_0000_0000;
 /// `PKMAP_BASE`-like base for printing `kmap()` addresses.
 const PKMAP_BASE: u64 = 0xffff_c000_0000_0000;
 /// Map id of `kmap()` (permanent, shared) mappings.
-pub(crate) const PKMAP: u32 = u32::MAX;
+pub(crate) const PKMAP: u64 = u64::MAX;
 
 /// A kernel virtual address: which frame (and allocation generation) it points into, the offset
 /// from that frame, and which mapping produced it (the direct map, `kmap()`, or one
@@ -27,7 +28,7 @@ pub struct KAddr {
     pub(crate) pfn: u64,
     pub(crate) gen: u32,
     pub(crate) off: u64,
-    pub(crate) map: u32,
+    pub(crate) map: u64,
 }
 
 impl KAddr {
@@ -202,58 +203,49 @@ fn live_mut(slots: &mut [SlotEntry], pfn: u64) -> Option<&mut Frame> {
     }
 }
 
-/// What a write stores: bytes, or one byte repeated (`memset`).
+/// What a write stores: bytes, one byte repeated (`memset`), or bytes of another frame's
+/// buffer (`memcpy`), at an offset.
 #[derive(Clone, Copy)]
 enum Bytes<'a> {
     Slice(&'a [u8]),
     Fill(u8),
+    Buf(BufId, usize),
 }
 
-impl Bytes<'_> {
-    fn is_zero(self) -> bool {
-        match self {
-            // Word-wide OR per cache line, so the scan vectorises; stops at the first non-zero line.
-            Bytes::Slice(s) => s.chunks(64).all(|c| c.iter().fold(0u8, |a, &b| a | b) == 0),
-            Bytes::Fill(c) => c == 0,
-        }
-    }
+/// Whether `s` is all zeros: word-wide OR per cache line, so the scan vectorises; stops at the
+/// first non-zero line.
+fn all_zero(s: &[u8]) -> bool {
+    s.chunks(64).all(|c| c.iter().fold(0u8, |a, &b| a | b) == 0)
 }
 
 /// Writes `n` bytes at offset `o` of a frame's contents. A frame with no buffer reads as zeros
 /// (a `__GFP_ZERO` page never written, or only ever written with zeros) and keeps none while
-/// the bytes written are zeros; otherwise it gets one (a pooled buffer when there is one), made
-/// straight from the bytes when they cover the whole page.
-fn store(data: &mut Option<Box<[u8]>>, pool: &mut Vec<Box<[u8]>>, o: usize, n: usize, bytes: Bytes<'_>) {
-    if data.is_none() {
-        if bytes.is_zero() {
-            return;
-        }
-        if n == PAGE_SIZE {
-            *data = Some(match (pool.pop(), bytes) {
-                (Some(mut d), Bytes::Slice(s)) => {
-                    d.copy_from_slice(s);
-                    d
-                }
-                (Some(mut d), Bytes::Fill(c)) => {
-                    d.fill(c);
-                    d
-                }
-                (None, Bytes::Slice(s)) => s.into(),
-                (None, Bytes::Fill(c)) => vec![c; PAGE_SIZE].into_boxed_slice(),
-            });
-            return;
-        }
-    }
-    let d = data.get_or_insert_with(|| match pool.pop() {
-        Some(mut d) => {
-            d.fill(0);
+/// the bytes written are zeros; otherwise it gets one, left unfilled when the bytes cover the
+/// whole page.
+fn store(data: &mut Option<BufId>, bufs: &mut PageBufs, o: usize, n: usize, bytes: Bytes<'_>) {
+    let d = match *data {
+        Some(d) => d,
+        None => {
+            let zero = match bytes {
+                Bytes::Slice(s) => all_zero(s),
+                Bytes::Fill(c) => c == 0,
+                Bytes::Buf(id, so) => all_zero(&bufs.get(id)[so..so + n]),
+            };
+            if zero {
+                return;
+            }
+            let d = if n == PAGE_SIZE { bufs.alloc_dirty(0) } else { bufs.alloc(0) };
+            *data = Some(d);
             d
         }
-        None => vec![0; PAGE_SIZE].into_boxed_slice(),
-    });
+    };
     match bytes {
-        Bytes::Slice(s) => d[o..o + n].copy_from_slice(s),
-        Bytes::Fill(c) => d[o..o + n].fill(c),
+        Bytes::Slice(s) => bufs.get_mut(d)[o..o + n].copy_from_slice(s),
+        Bytes::Fill(c) => bufs.get_mut(d)[o..o + n].fill(c),
+        Bytes::Buf(id, so) => {
+            let (src, dst) = bufs.pair(id, d);
+            dst[o..o + n].copy_from_slice(&src[so..so + n]);
+        }
     }
 }
 
@@ -308,7 +300,7 @@ fn access(
                 Ok(())
             }
             Ok(Target::Frames { first, off }) => {
-                let Mm { slots, pool, .. } = &mut *mm;
+                let Mm { slots, bufs, .. } = &mut *mm;
                 let mut done = 0;
                 let mut pfn = first;
                 let mut o = off;
@@ -316,8 +308,8 @@ fn access(
                     let n = (PAGE_SIZE - o).min(len - done);
                     if let Some(f) = live_mut(slots, pfn) {
                         match dst.as_deref_mut() {
-                            Some(d) => match &f.data {
-                                Some(data) => d[done..done + n].copy_from_slice(&data[o..o + n]),
+                            Some(d) => match f.data {
+                                Some(id) => d[done..done + n].copy_from_slice(&bufs.get(id)[o..o + n]),
                                 None => d[done..done + n].fill(0),
                             },
                             None => {
@@ -325,7 +317,7 @@ fn access(
                                     Some(s) => Bytes::Slice(&s[done..done + n]),
                                     None => Bytes::Fill(fill.unwrap_or(0)),
                                 };
-                                store(&mut f.data, pool, o, n, bytes);
+                                store(&mut f.data, bufs, o, n, bytes);
                                 mark_written(&mut f.written, o, n);
                             }
                         }
@@ -474,7 +466,7 @@ fn copy_direct(dst: KAddr, src: KAddr, n: usize) -> bool {
     };
     t.exec.mem_ghost.read();
     t.exec.mem_ghost.write();
-    let Mm { slots, pool, .. } = &mut *mm;
+    let Mm { slots, bufs, .. } = &mut *mm;
     let mut done = 0;
     while done < n {
         let (spfn, so) = (sfirst + ((soff + done) / PAGE_SIZE) as u64, (soff + done) % PAGE_SIZE);
@@ -483,24 +475,20 @@ fn copy_direct(dst: KAddr, src: KAddr, n: usize) -> bool {
         if spfn == dpfn {
             // Within one frame (overlap allowed, as through a bounce buffer).
             if let Some(f) = live_mut(slots, spfn) {
-                if let Some(d) = &mut f.data {
-                    d.copy_within(so..so + k, dof);
+                if let Some(d) = f.data {
+                    bufs.get_mut(d).copy_within(so..so + k, dof);
                 }
                 mark_written(&mut f.written, dof, k);
             }
         } else {
-            // The source's buffer is moved out while the destination is written.
-            let sdata = live_mut(slots, spfn).and_then(|f| f.data.take());
+            let sdata = live_mut(slots, spfn).and_then(|f| f.data);
             if let Some(f) = live_mut(slots, dpfn) {
-                let bytes = match &sdata {
-                    Some(d) => Bytes::Slice(&d[so..so + k]),
+                let bytes = match sdata {
+                    Some(id) => Bytes::Buf(id, so),
                     None => Bytes::Fill(0),
                 };
-                store(&mut f.data, pool, dof, k, bytes);
+                store(&mut f.data, bufs, dof, k, bytes);
                 mark_written(&mut f.written, dof, k);
-            }
-            if let Some(f) = live_mut(slots, spfn) {
-                f.data = sdata;
             }
         }
         done += k;

@@ -1,6 +1,7 @@
 //! `mm/`: the page allocator, page references, memory access through kernel addresses,
 //! reclaim, and a slab-cache stand-in (facts §3.4, §4, §5; ARCHITECTURE §5).
 
+pub(crate) mod frames;
 pub(crate) mod kmemleak;
 pub mod memory;
 pub mod page_alloc;

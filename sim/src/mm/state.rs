@@ -8,6 +8,7 @@ use std::sync::Arc;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
+use super::frames::{BufId, PageBufs};
 use super::{Page, Zone, PAGE_SIZE};
 use crate::fault_inject::FaultState;
 use crate::gfp::Gfp;
@@ -55,7 +56,7 @@ pub(crate) struct Frame {
     pub order: u32,
     /// Contents; `None` while the frame reads as zeros (allocated with `__GFP_ZERO` and never
     /// written with a non-zero byte).
-    pub data: Option<Box<[u8]>>,
+    pub data: Option<BufId>,
     /// Bit per byte written, for pages allocated without `__GFP_ZERO`; `None` = initialised.
     pub written: Option<Box<[u64]>>,
     /// `page_count()` (head only).
@@ -115,13 +116,9 @@ pub(crate) struct Mm {
     /// Recent allocation/free records, shared when equal (a driver allocates and frees from a
     /// handful of sites hundreds of thousands of times).
     pub recent_who: Vec<Arc<Who>>,
-    /// Freed page buffers kept for reuse (filled anew on allocation), so the ledger costs no
-    /// host allocation per page in steady state.
-    pub pool: Vec<Box<[u8]>>,
+    /// The frames' contents.
+    pub bufs: PageBufs,
 }
-
-/// Page buffers kept for reuse (16 MiB).
-const POOL_PAGES: usize = 4096;
 /// Records remembered for sharing.
 const RECENT_WHO: usize = 8;
 
@@ -141,7 +138,7 @@ impl Mm {
             shrinkers: Vec::new(),
             rng: SmallRng::seed_from_u64(seed),
             recent_who: Vec::new(),
-            pool: Vec::new(),
+            bufs: PageBufs::default(),
         }
     }
 
@@ -241,13 +238,7 @@ impl Mm {
             }
             // A zeroed frame has no buffer until a non-zero byte is written (it reads as zeros):
             // pre-populating a device with zeros costs no host memory.
-            let data = (!zeroed).then(|| match self.pool.pop() {
-                Some(mut d) => {
-                    d.fill(POISON);
-                    d
-                }
-                None => vec![POISON; PAGE_SIZE].into_boxed_slice(),
-            });
+            let data = (!zeroed).then(|| self.bufs.alloc(POISON));
             let e = &mut self.slots[i];
             e.gen = e.gen.wrapping_add(1);
             e.slot = Slot::Live(Frame {
@@ -279,9 +270,7 @@ impl Mm {
                     zone = f.zone;
                     e.slot = Slot::Free { alloc: Some(f.alloc), free: Some(who.clone()) };
                     if let Some(d) = f.data {
-                        if self.pool.len() < POOL_PAGES {
-                            self.pool.push(d);
-                        }
+                        self.bufs.release(d);
                     }
                 }
             }

@@ -25,7 +25,78 @@ pub enum BackendKind {
 std::thread_local! {
     /// The backend of the run this OS thread is executing, if any.
     static BACKEND: Cell<Option<BackendKind>> = const { Cell::new(None) };
-    static STD_TASK: RefCell<Option<Arc<TaskCell>>> = const { RefCell::new(None) };
+    /// The std backend's current task (owned), and for the hot path a pointer to it and the
+    /// number of live [`CurrentTask`] borrows: no destructors, so reading them is a plain load.
+    static STD_TASK: StdSlot = const { StdSlot(RefCell::new(None)) };
+    static STD_CURRENT: Cell<*const TaskCell> = const { Cell::new(std::ptr::null()) };
+    static STD_BORROWS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Owns the std backend's current task.
+struct StdSlot(RefCell<Option<Arc<TaskCell>>>);
+
+impl Drop for StdSlot {
+    fn drop(&mut self) {
+        // At thread exit: no later lookup may find the task, and a borrow still alive (one kept
+        // in another thread-local) must not dangle.
+        STD_CURRENT.set(std::ptr::null());
+        if STD_BORROWS.get() > 0 {
+            std::mem::forget(self.0.take());
+        }
+    }
+}
+
+/// The current task, as `current()` returns it. Under std it borrows the OS thread's slot: an
+/// `Arc` clone is two locked instructions, and the hot paths look the current task up several
+/// times per simulated call (a 4 KiB brd write did some thirty). The slot cannot be replaced while
+/// a borrow is alive ([`set_current_task`] checks), and a borrow cannot leave its thread (the
+/// pointer makes it `!Send`). Under shuttle and loom, whose tasks share one OS thread and switch
+/// at scheduling points, it is a counted reference.
+pub(crate) struct CurrentTask {
+    /// The task: `Arc::as_ptr` of the slot's `Arc` (std) or of `owned`.
+    task: std::ptr::NonNull<TaskCell>,
+    /// The counted reference under shuttle and loom; `None` for a borrow of the std slot.
+    owned: Option<Arc<TaskCell>>,
+}
+
+impl CurrentTask {
+    fn owned(task: Arc<TaskCell>) -> Self {
+        CurrentTask { task: std::ptr::NonNull::from(&*task), owned: Some(task) }
+    }
+
+    /// A counted reference, to keep beyond the call.
+    pub(crate) fn arc(&self) -> Arc<TaskCell> {
+        match &self.owned {
+            Some(a) => a.clone(),
+            // SAFETY: the pointer came from `Arc::as_ptr` of the slot's `Arc`, which is alive
+            // while this borrow is (see the type's comment); the count taken here is the new
+            // `Arc`'s own.
+            None => unsafe {
+                Arc::increment_strong_count(self.task.as_ptr());
+                Arc::from_raw(self.task.as_ptr())
+            },
+        }
+    }
+}
+
+impl std::ops::Deref for CurrentTask {
+    type Target = TaskCell;
+
+    #[inline]
+    fn deref(&self) -> &TaskCell {
+        // SAFETY: the task is alive while `self` is: `owned` holds it, or the std slot does (as
+        // in `arc`).
+        unsafe { self.task.as_ref() }
+    }
+}
+
+impl Drop for CurrentTask {
+    #[inline]
+    fn drop(&mut self) {
+        if self.owned.is_none() {
+            STD_BORROWS.set(STD_BORROWS.get() - 1);
+        }
+    }
 }
 shuttle::thread_local! {
     static SHUTTLE_TASK: RefCell<Option<Arc<TaskCell>>> = RefCell::new(None);
@@ -43,6 +114,7 @@ pub(crate) fn backend() -> BackendKind {
 }
 
 /// The backend if a run is active on this OS thread.
+#[inline]
 pub(crate) fn try_backend() -> Option<BackendKind> {
     BACKEND.with(|b| b.get())
 }
@@ -52,17 +124,30 @@ pub(crate) fn set_backend(kind: Option<BackendKind>) -> Option<BackendKind> {
 }
 
 /// The current simulated task, if one is installed on the current backend task.
-pub(crate) fn current_task() -> Option<Arc<TaskCell>> {
+#[inline]
+pub(crate) fn current_task() -> Option<CurrentTask> {
+    // Set only while a std task runs on this thread, so it answers first, without the backend.
+    if let Some(task) = std::ptr::NonNull::new(STD_CURRENT.get().cast_mut()) {
+        STD_BORROWS.set(STD_BORROWS.get() + 1);
+        return Some(CurrentTask { task, owned: None });
+    }
     match try_backend()? {
-        BackendKind::Std => STD_TASK.with(|t| t.borrow().clone()),
-        BackendKind::Shuttle => SHUTTLE_TASK.with(|t| t.borrow().clone()),
-        BackendKind::Loom => LOOM_TASK.with(|t| t.borrow().clone()),
+        BackendKind::Std => None,
+        BackendKind::Shuttle => SHUTTLE_TASK.with(|t| t.borrow().clone()).map(CurrentTask::owned),
+        BackendKind::Loom => LOOM_TASK.with(|t| t.borrow().clone()).map(CurrentTask::owned),
     }
 }
 
 pub(crate) fn set_current_task(task: Option<Arc<TaskCell>>) {
+    if let Some(t) = &task {
+        t.bind();
+    }
     match backend() {
-        BackendKind::Std => STD_TASK.with(|t| *t.borrow_mut() = task),
+        BackendKind::Std => STD_TASK.with(|s| {
+            assert_eq!(STD_BORROWS.get(), 0, "ksim: the current task was replaced while borrowed");
+            STD_CURRENT.set(task.as_ref().map_or(std::ptr::null(), Arc::as_ptr));
+            *s.0.borrow_mut() = task;
+        }),
         BackendKind::Shuttle => SHUTTLE_TASK.with(|t| *t.borrow_mut() = task),
         BackendKind::Loom => LOOM_TASK.with(|t| *t.borrow_mut() = task),
     }

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::booklock::{BookGuard, BookLock};
 use super::config::Config;
 use super::lockdep::LockGraph;
 use super::report::{Report, Reported, Violation};
@@ -91,9 +92,8 @@ pub struct Exec {
     /// Registered interrupt handlers, by irq line.
     pub(crate) irqs: Mutex<BTreeMap<u32, Arc<crate::interrupt::IrqAction>>>,
     /// The page ledger.
-    mm: Mutex<crate::mm::state::Mm>,
+    mm: BookLock<crate::mm::state::Mm>,
     /// Next kmap mapping id.
-    next_kmap: AtomicU32,
     /// Page references and page memory, made visible to loom: drivers race on them without a
     /// lock (a reader's `get_page_unless_zero` + copy against a discard's `put_page`), and loom
     /// reorders only what touches its objects. Touched before the ledger lock is taken.
@@ -118,7 +118,7 @@ impl Exec {
             last_report_jiffy: Mutex::new(None),
             failed: AtomicBool::new(false),
             irqs: Mutex::new(BTreeMap::new()),
-            mm: Mutex::new(crate::mm::state::Mm::new(
+            mm: BookLock::new(crate::mm::state::Mm::new(
                 &run.config,
                 // DFS and loom re-run a prefix of an earlier execution's schedule, so an
                 // execution's random choices (fault injection) must not depend on its index.
@@ -132,20 +132,15 @@ impl Exec {
                         index.wrapping_mul(0x9e37_79b9_7f4a_7c15)
                     },
             )),
-            next_kmap: AtomicU32::new(1),
             mem_ghost: super::backend::Ghost::new(),
             run,
         }
     }
 
     /// The page ledger (model bookkeeping: never held across a scheduling point or a report).
-    pub(crate) fn mm(&self) -> MutexGuard<'_, crate::mm::state::Mm> {
-        lock(&self.mm)
-    }
-
-    /// A fresh kmap mapping id.
-    pub(crate) fn kmap_id(&self) -> u32 {
-        self.next_kmap.fetch_add(1, Ordering::Relaxed)
+    #[inline]
+    pub(crate) fn mm(&self) -> BookGuard<'_, crate::mm::state::Mm> {
+        self.mm.lock()
     }
 
     /// The run's configuration.
@@ -180,7 +175,9 @@ impl Exec {
         self.jiffies.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Records an event for `task` (no-op with the trace off).
+    /// Records an event for `task` (no-op with the trace off: inlined to one test, since every
+    /// context change of every API call emits).
+    #[inline(always)]
     pub(crate) fn emit(
         &self,
         task: &TaskCell,
@@ -188,9 +185,13 @@ impl Exec {
         name: &'static str,
         detail: impl FnOnce() -> String,
     ) {
-        if !self.run.config.trace {
-            return;
+        if self.run.config.trace {
+            self.record(task, cat, name, detail());
         }
+    }
+
+    #[cold]
+    fn record(&self, task: &TaskCell, cat: Cat, name: &'static str, detail: String) {
         let (preempt_count, irqs_off) = {
             let st = task.state();
             (st.preempt_count, st.irqs_disabled)
@@ -205,7 +206,7 @@ impl Exec {
             irqs_off,
             cat,
             name,
-            detail: detail(),
+            detail,
         });
     }
 

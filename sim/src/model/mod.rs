@@ -1,9 +1,13 @@
 //! The model behind the API: per-task context, held locks, the trace, reports, the backends and
-//! the runner. Model bookkeeping uses plain std locks held for a few instructions and never across
-//! a scheduling point (under loom and shuttle every task is a coroutine on one OS thread, so a std
-//! lock held across a yield would deadlock).
+//! the runner. Model bookkeeping is never held across a scheduling point (under loom and shuttle
+//! every task is a coroutine on one OS thread, so a lock held across a yield would deadlock),
+//! and it is cheap because every simulated call does some: a task's own state is a
+//! thread-bound cell with no lock at all (`task`), state shared between tasks sits behind a
+//! short spinning lock (`booklock`), and the current task is found without a reference count
+//! (`backend::CurrentTask`).
 
 pub mod backend;
+pub(crate) mod booklock;
 pub mod config;
 pub(crate) mod dfs;
 pub mod exec;
@@ -24,7 +28,8 @@ use task::{TaskCell, TaskKind, TaskState};
 use trace::Cat;
 
 /// The current simulated task. Panics with a clear message outside a run.
-pub(crate) fn current() -> Arc<TaskCell> {
+#[inline]
+pub(crate) fn current() -> backend::CurrentTask {
     backend::current_task().unwrap_or_else(|| {
         panic!("ksim: simulated kernel API used outside a simulated task (call it inside Runner::run)")
     })
@@ -98,9 +103,10 @@ pub(crate) fn note_panic(cell: &TaskCell, p: &(dyn std::any::Any + Send)) {
 pub(crate) fn exit_check(cell: &TaskCell, work_fn: Option<&str>) {
     let (pc0, irqs0) = TaskState::initial(cell.kind);
     let st = cell.state();
+    let rcu = cell.rcu.depth();
     let balanced = st.preempt_count == pc0
         && st.irqs_disabled == irqs0
-        && st.rcu_readers == 0
+        && rcu == 0
         && st.non_block == 0
         && st.held.is_empty();
     if balanced || cell.exec.failed() {
@@ -138,7 +144,7 @@ pub(crate) fn exit_check(cell: &TaskCell, work_fn: Option<&str>) {
             if !st.held.is_empty() {
                 let _ = writeln!(s, "WARNING: {name}/{pid} still has locks held!");
             }
-            if st.rcu_readers != 0 {
+            if rcu != 0 {
                 let _ = writeln!(s, "WARNING: {name}/{pid} exited inside an RCU read-side critical section");
             }
             if st.non_block != 0 {
@@ -149,7 +155,7 @@ pub(crate) fn exit_check(cell: &TaskCell, work_fn: Option<&str>) {
     let _ = writeln!(
         s,
         "preempt_count: {pc:x}, expected: {pc0:x}, irqs_disabled(): {}, RCU depth: {}, non_block: {}",
-        st.irqs_disabled as u8, st.rcu_readers, st.non_block
+        st.irqs_disabled as u8, rcu, st.non_block
     );
     s.push_str(&cell.exec.run.lockdep().held_locks(cell, &st.held));
     drop(st);

@@ -1,9 +1,17 @@
 //! Per-task kernel state: the `task_struct` fields the checks read (preempt_count, irq flag, RCU
 //! nesting, non_block count, memalloc scope, held locks, where preemption was disabled) and a
 //! simulated call stack for reports.
+//!
+//! Like `current->preempt_count`, the state is written only by its own task, on every context
+//! change of every simulated API call, so it must cost what a field update costs: no lock, no
+//! atomic read-modify-write. It lives in a [`ThreadBound`] `RefCell` that only the OS thread
+//! running the task can reach. The one field other tasks read, the RCU reader state that
+//! `synchronize_rcu()` waits on, is mirrored in [`TaskCell::rcu`] atomics.
 
+use std::cell::{RefCell, RefMut};
 use std::panic::Location;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use super::exec::Exec;
 
@@ -94,11 +102,6 @@ pub struct TaskState {
     pub irqs_disabled: bool,
     /// `rcu_preempt_depth()` (PREEMPT_RCU only; classic RCU counts in preempt_count).
     pub rcu_depth: u32,
-    /// RCU read-side nesting in either flavour, for grace periods.
-    pub rcu_readers: u32,
-    /// Incremented at each outermost `rcu_read_lock()`, so a grace period can tell a reader that
-    /// left and came back from one that never left.
-    pub rcu_section: u64,
     /// `current->non_block_count`.
     pub non_block: u32,
     /// `PF_MEMALLOC_NOIO`.
@@ -123,13 +126,16 @@ pub struct TaskState {
     pub radix_preload: u32,
     /// `current->fail_nth` (`/proc/<pid>/fail-nth`).
     pub fail_nth: u64,
+    /// Mappings made so far (for their ids).
+    pub kmaps_made: u32,
 }
 
 /// One `kmap_atomic()` / `kmap_local_page()` mapping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KmapSlot {
-    /// Mapping id (in the `KAddr`s it produced).
-    pub id: u32,
+    /// Mapping id (in the `KAddr`s it produced): the task's pid above its own count, unique in
+    /// the execution without a shared counter.
+    pub id: u64,
     /// The page's frame.
     pub pfn: u64,
     /// `kmap_atomic` (true) or `kmap_local_page` (false).
@@ -149,8 +155,6 @@ impl TaskState {
             preempt_count,
             irqs_disabled,
             rcu_depth: 0,
-            rcu_readers: 0,
-            rcu_section: 0,
             non_block: 0,
             memalloc_noio: false,
             memalloc_nofs: false,
@@ -162,6 +166,7 @@ impl TaskState {
             kmaps: Vec::new(),
             radix_preload: 0,
             fail_nth: 0,
+            kmaps_made: 0,
         }
     }
 
@@ -169,6 +174,107 @@ impl TaskState {
     pub fn initial(kind: TaskKind) -> (u32, bool) {
         let s = TaskState::new(kind);
         (s.preempt_count, s.irqs_disabled)
+    }
+}
+
+std::thread_local! {
+    /// One byte per OS thread: its address names the thread (cheaper than `thread::current()`,
+    /// which clones an `Arc`).
+    static THREAD_KEY: u8 = const { 0 };
+}
+
+/// The calling OS thread's [`THREAD_KEY`] address (never 0).
+#[inline]
+fn thread_key() -> usize {
+    THREAD_KEY.with(|k| k as *const u8 as usize)
+}
+
+/// A value only the OS thread it is bound to may reach; no thread may before it is bound.
+///
+/// Under std each task runs on its own OS thread; shuttle and loom run all tasks of an execution
+/// as coroutines on one OS thread, switching only at scheduling points, and no borrow of the
+/// value spans one (the `RefCell` would refuse a second borrow).
+pub struct ThreadBound<T> {
+    /// [`thread_key`] of the owner; 0 until bound.
+    owner: AtomicUsize,
+    value: T,
+}
+
+// SAFETY: `&T` is handed out only on the owner thread (checked in `get`), so sharing a
+// `ThreadBound` between threads never shares the `T`; moving it moves the `T` (`T: Send`). The
+// owner is set once, before any access. After the owner thread exits a new thread may get the
+// same key; the old owner's accesses all happened before its exit.
+unsafe impl<T: Send> Sync for ThreadBound<T> {}
+
+impl<T> ThreadBound<T> {
+    fn new(value: T) -> Self {
+        ThreadBound { owner: AtomicUsize::new(0), value }
+    }
+
+    /// Binds the value to the calling thread (again: a no-op). Binding from a second thread
+    /// while the first may still run is a ksim bug.
+    fn bind(&self) {
+        let me = thread_key();
+        if let Err(other) = self.owner.compare_exchange(0, me, Ordering::Relaxed, Ordering::Relaxed) {
+            assert_eq!(other, me, "ksim: a task was installed on a second OS thread");
+        }
+    }
+
+    /// The value, if the calling thread owns it.
+    #[inline]
+    fn try_get(&self) -> Option<&T> {
+        (self.owner.load(Ordering::Relaxed) == thread_key()).then_some(&self.value)
+    }
+
+    #[inline]
+    #[track_caller]
+    fn get(&self) -> &T {
+        self.try_get().expect("ksim: a task's state was accessed from another OS thread")
+    }
+}
+
+impl<T> std::fmt::Debug for ThreadBound<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ThreadBound(..)")
+    }
+}
+
+/// The task's RCU reader state, which other tasks' grace periods read. Only the task writes it,
+/// so a write is a load and a release store (a plain store on x86), never a locked operation.
+#[derive(Debug, Default)]
+pub struct RcuReader {
+    /// Read-side nesting in either flavour.
+    readers: AtomicU32,
+    /// Incremented at each outermost `rcu_read_lock()`, so a grace period can tell a reader that
+    /// left and came back from one that never left.
+    section: AtomicU64,
+}
+
+impl RcuReader {
+    /// `rcu_read_lock()`'s part, by the task itself.
+    pub(crate) fn enter(&self) {
+        let n = self.readers.load(Ordering::Relaxed);
+        if n == 0 {
+            self.section.store(self.section.load(Ordering::Relaxed) + 1, Ordering::Release);
+        }
+        self.readers.store(n + 1, Ordering::Release);
+    }
+
+    /// `rcu_read_unlock()`'s part, by the task itself.
+    pub(crate) fn exit(&self) {
+        let n = self.readers.load(Ordering::Relaxed);
+        self.readers.store(n.saturating_sub(1), Ordering::Release);
+    }
+
+    /// Read-side nesting.
+    pub fn depth(&self) -> u32 {
+        self.readers.load(Ordering::Acquire)
+    }
+
+    /// The section the task is in, if it is in one.
+    pub fn section(&self) -> Option<u64> {
+        let s = self.section.load(Ordering::Acquire);
+        (self.depth() > 0).then_some(s)
     }
 }
 
@@ -183,16 +289,33 @@ pub struct TaskCell {
     pub kind: TaskKind,
     /// The execution it belongs to.
     pub exec: Arc<Exec>,
-    state: Mutex<TaskState>,
+    /// The RCU reader state, for other tasks' grace periods.
+    pub rcu: RcuReader,
+    state: ThreadBound<RefCell<TaskState>>,
 }
 
 impl TaskCell {
     pub(crate) fn new(pid: u32, name: Arc<str>, kind: TaskKind, exec: Arc<Exec>) -> Self {
-        TaskCell { pid, name, kind, exec, state: Mutex::new(TaskState::new(kind)) }
+        let state = ThreadBound::new(RefCell::new(TaskState::new(kind)));
+        TaskCell { pid, name, kind, exec, rcu: RcuReader::default(), state }
     }
 
-    /// Locks the task's state. Model bookkeeping only: never held across a scheduling point.
-    pub fn state(&self) -> MutexGuard<'_, TaskState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    /// Binds the task to the OS thread that runs it (when it is installed as current).
+    pub(crate) fn bind(&self) {
+        self.state.bind();
+    }
+
+    /// The task's state, from the task itself. Model bookkeeping only: never held across a
+    /// scheduling point or another API call.
+    #[inline]
+    #[track_caller]
+    pub fn state(&self) -> RefMut<'_, TaskState> {
+        self.state.get().borrow_mut()
+    }
+
+    /// The task's state if the calling OS thread runs it and it is not borrowed (reports about
+    /// every task, made when all are blocked).
+    pub fn try_state(&self) -> Option<RefMut<'_, TaskState>> {
+        self.state.try_get()?.try_borrow_mut().ok()
     }
 }
