@@ -8,8 +8,9 @@
 //! seeded permutation of the device's pages, on a second device so that its first pass is
 //! random too. `brd_seq_write_gbps` is brd v4.0's sequential `*_write`, trace off.
 //!
-//! Baselines: `memcpy_gbps`, `copy_from_slice` of 4 KiB pages into an already faulted-in buffer
-//! of the same size (what `*_write` and `*_read` compare with); `memcpy_first_touch_gbps`, the
+//! Baselines: `memcpy_gbps`, `copy_from_slice` of a page-aligned 4 KiB page into each page of an
+//! already faulted-in, page-aligned buffer of the device's size (what `*_write` and `*_read`
+//! compare with; kernel pages are page-aligned, and so are ksim's frames); `memcpy_first_touch_gbps`, the
 //! same copies into freshly allocated 4 KiB heap buffers (what `*_first_write` compares with).
 //! Then the time to pre-populate a 1 GiB brd v4.0 device with 1 MiB bios (`dd bs=1M`) of zeros,
 //! and of a non-zero pattern (ksim keeps no host buffer for a page that has only been written
@@ -29,7 +30,7 @@ use ksim::mm::{__free_page, alloc_page, memcpy_from, memcpy_to, memset, Page, PA
 use ksim::{Config, Runner};
 use ksim_drivers::{brd_current, brd_v4_0, brd_v6_1};
 
-use super::{median, Budget, Figure, GroupResult, Unit};
+use super::{median, AlignedPage, Budget, Figure, GroupResult, Unit};
 
 /// Seed of the random orders.
 const SEED: u64 = 0x6b73_696d_6272_6421;
@@ -171,14 +172,17 @@ fn brd_passes(d: Driver, pages: usize, trace: bool) -> Result<Passes, String> {
     })
 }
 
-/// `copy_from_slice` of one 4 KiB page into each page of a `pages`-page buffer (already
-/// faulted in): the elapsed time.
+/// `copy_from_slice` of one page-aligned 4 KiB page into each page of a `pages`-page,
+/// page-aligned buffer (already faulted in): the elapsed time.
 fn memcpy_pass(pages: usize) -> Duration {
-    let mut buf = vec![0xffu8; pages * PAGE_SIZE];
-    let src: Vec<u8> = (0..PAGE_SIZE).map(|i| (i % 251) as u8).collect();
+    let mut buf = vec![AlignedPage([0xff; PAGE_SIZE]); pages];
+    let mut src = Box::new(AlignedPage([0; PAGE_SIZE]));
+    for (i, b) in src.0.iter_mut().enumerate() {
+        *b = (i % 251) as u8;
+    }
     let start = Instant::now();
-    for dst in buf.chunks_exact_mut(PAGE_SIZE) {
-        dst.copy_from_slice(black_box(&src));
+    for dst in buf.iter_mut() {
+        dst.0.copy_from_slice(black_box(&src.0));
         black_box(&dst);
     }
     let elapsed = start.elapsed();
@@ -314,8 +318,8 @@ pub fn run(b: &Budget) -> GroupResult {
     ]);
     let about = format!(
         "std backend; {} KiB devices of 4 KiB bios: first_write allocates every backing page, \
-         write/read find them present; memcpy: 4 KiB copy_from_slice into a faulted-in buffer of \
-         the same size, first_touch: into fresh 4 KiB heap buffers, median of {} samples; \
+         write/read find them present; memcpy: page-aligned 4 KiB copy_from_slice into a faulted-in \
+         buffer of the same size, first_touch: into fresh 4 KiB heap buffers, median of {} samples; \
          brd_seq_write and ratios: v4.0 (DAX), trace off; prepopulate: {} MiB of zeros (pattern: \
          non-zero) in {} KiB bios, median of {big_repeats}",
         (pages * PAGE_SIZE) >> 10,

@@ -1,8 +1,8 @@
 //! The memory group: what the page ledger costs over plain Rust, measured in the same run.
 //! Allocation+free of a zeroed 4 KiB page (`alloc_page(GFP_KERNEL|__GFP_ZERO)` + `__free_page`
 //! against `vec![0u8; 4096]` + drop) and 4 KiB copies into and out of pages (`memcpy_to` /
-//! `memcpy_from` through the model against `copy_from_slice`), on the std backend, with the
-//! trace off and on.
+//! `memcpy_from` through the model against `copy_from_slice`, every host buffer page-aligned),
+//! on the std backend, with the trace off and on.
 
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
@@ -13,7 +13,7 @@ use ksim::highmem::page_address;
 use ksim::mm::{__free_page, alloc_page, memcpy_from, memcpy_to, PAGE_SIZE};
 use ksim::{Config, Runner};
 
-use super::{median, Budget, Figure, GroupResult, Unit};
+use super::{median, AlignedPage, Budget, Figure, GroupResult, Unit};
 
 /// Runs `body` on the std backend and returns the time it measured itself (set-up excluded).
 fn in_ksim(trace: bool, body: impl Fn() -> Duration + Send + Sync + 'static) -> Result<Duration, String> {
@@ -55,19 +55,19 @@ fn ksim_copy(pages: usize, rounds: usize, trace: bool) -> Result<(Duration, Dura
     let outcome = Runner::std().config(Config::default().trace(trace)).try_run(move || {
         let v: Vec<_> = (0..pages).map(|_| alloc_page(GFP_KERNEL | __GFP_ZERO).expect("no limit")).collect();
         let addrs: Vec<_> = v.iter().map(|p| page_address(*p).expect("lowmem")).collect();
-        let src = vec![0xa5u8; PAGE_SIZE];
-        let mut dst = vec![0u8; PAGE_SIZE];
+        let src = Box::new(AlignedPage([0xa5; PAGE_SIZE]));
+        let mut dst = Box::new(AlignedPage([0; PAGE_SIZE]));
         let start = Instant::now();
         for _ in 0..rounds {
             for a in &addrs {
-                memcpy_to(*a, &src);
+                memcpy_to(*a, &src.0);
             }
         }
         let write = start.elapsed();
         let start = Instant::now();
         for _ in 0..rounds {
             for a in &addrs {
-                memcpy_from(&mut dst, *a);
+                memcpy_from(&mut dst.0, *a);
                 black_box(&dst);
             }
         }
@@ -85,13 +85,13 @@ fn ksim_copy(pages: usize, rounds: usize, trace: bool) -> Result<(Duration, Dura
 }
 
 fn plain_copy(pages: usize, rounds: usize) -> (Duration, Duration) {
-    let mut v: Vec<Vec<u8>> = (0..pages).map(|_| vec![0u8; PAGE_SIZE]).collect();
-    let src = vec![0xa5u8; PAGE_SIZE];
-    let mut dst = vec![0u8; PAGE_SIZE];
+    let mut v = vec![AlignedPage([0; PAGE_SIZE]); pages];
+    let src = Box::new(AlignedPage([0xa5; PAGE_SIZE]));
+    let mut dst = Box::new(AlignedPage([0; PAGE_SIZE]));
     let start = Instant::now();
     for _ in 0..rounds {
         for p in v.iter_mut() {
-            p.copy_from_slice(black_box(&src));
+            p.0.copy_from_slice(black_box(&src.0));
             black_box(&p);
         }
     }
@@ -99,7 +99,7 @@ fn plain_copy(pages: usize, rounds: usize) -> (Duration, Duration) {
     let start = Instant::now();
     for _ in 0..rounds {
         for p in &v {
-            dst.copy_from_slice(black_box(p));
+            dst.0.copy_from_slice(black_box(&p.0));
             black_box(&dst);
         }
     }

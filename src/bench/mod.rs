@@ -56,6 +56,17 @@ pub struct Figure {
     pub unit: Unit,
 }
 
+/// One page of host memory, page-aligned as the kernel's pages are and as ksim's frames are. The
+/// host's copy runs at up to twice the speed between buffers that share their alignment within a
+/// cache line, so every buffer a copy benchmark touches is one of these: ksim and its baseline
+/// then copy under the same conditions.
+#[derive(Clone, Copy)]
+#[repr(C, align(4096))]
+pub struct AlignedPage(pub [u8; crate::bench::PAGE]);
+
+/// `PAGE_SIZE`.
+const PAGE: usize = ksim::mm::PAGE_SIZE;
+
 /// A group's one-line description of what it measured, and its figures.
 pub type GroupResult = Result<(String, Vec<Figure>), String>;
 
