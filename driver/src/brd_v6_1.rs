@@ -30,7 +30,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use ksim::blk::{bio_endio, bio_wouldblock_error, Bdev, Bio, BioVec, BlockDriver, Gendisk, ReqOp};
+use ksim::blk::{bio_endio, bio_wouldblock_error, Bdev, Bio, BlockDriver, Gendisk, ReqOp};
 use ksim::blk::{Sector, PAGE_SECTORS, PAGE_SECTORS_SHIFT, SECTOR_SHIFT};
 use ksim::errno::Errno;
 use ksim::gfp::{Gfp, __GFP_HIGHMEM, __GFP_ZERO, GFP_ATOMIC, GFP_NOIO, GFP_NOWAIT};
@@ -376,8 +376,9 @@ impl BrdDevice {
         kfn!("brd_submit_bio");
         let mut sector = bio.sector;
         let opf = Opf { op: bio.op, nowait: bio.nowait };
-        let segments: Vec<BioVec> = bio.segments().collect();
-        for bvec in segments {
+        // bio_for_each_segment(bvec, bio, iter)
+        for i in 0..bio.vecs.len() {
+            let bvec = bio.vecs[i];
             let len = bvec.len as usize;
             if let Err(err) = self.brd_do_bvec(bvec.page, len, bvec.offset as usize, opf, sector) {
                 if err == Errno::ENOMEM && opf.nowait {

@@ -139,16 +139,16 @@ impl Nodes {
 /// The items, in 64-slot leaves (a radix tree's bottom level) keyed by `index >> 6`: the first
 /// [`DENSE_LEAVES`] keys (indices below 2^22, a 16 GiB device's pages) in a table indexed
 /// directly, like the tree's upper levels would, the rest in an ordered map. A lookup is then an
-/// array index or two, not a search: brd makes two per 4 KiB write.
-struct Items<T> {
+/// array index or two, not a search: brd makes two per 4 KiB write. Shared with the xarray.
+pub(crate) struct Items<T> {
     dense: Vec<Option<Box<Leaf<T>>>>,
-    sparse: BTreeMap<u64, Leaf<T>>,
-    len: usize,
+    sparse: BTreeMap<u64, Box<Leaf<T>>>,
+    pub(crate) len: usize,
 }
 
 struct Leaf<T> {
     used: u32,
-    slots: Box<[Option<T>]>,
+    slots: [Option<T>; LEAF as usize],
 }
 
 /// Slots per leaf.
@@ -157,7 +157,7 @@ const LEAF: u64 = 1 << RADIX_TREE_MAP_SHIFT;
 const DENSE_LEAVES: u64 = 1 << 16;
 
 impl<T: Clone> Items<T> {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Items { dense: Vec::new(), sparse: BTreeMap::new(), len: 0 }
     }
 
@@ -165,7 +165,7 @@ impl<T: Clone> Items<T> {
         if key < DENSE_LEAVES {
             self.dense.get(key as usize)?.as_deref()
         } else {
-            self.sparse.get(&key)
+            self.sparse.get(&key).map(|l| &**l)
         }
     }
 
@@ -173,38 +173,39 @@ impl<T: Clone> Items<T> {
         if key < DENSE_LEAVES {
             self.dense.get_mut(key as usize)?.as_deref_mut()
         } else {
-            self.sparse.get_mut(&key)
+            self.sparse.get_mut(&key).map(|l| &mut **l)
         }
     }
 
-    fn get(&self, index: u64) -> Option<&T> {
+    pub(crate) fn get(&self, index: u64) -> Option<&T> {
         self.leaf(index / LEAF)?.slots[(index % LEAF) as usize].as_ref()
     }
 
-    fn contains_key(&self, index: u64) -> bool {
+    pub(crate) fn contains_key(&self, index: u64) -> bool {
         self.get(index).is_some()
     }
 
-    /// Stores `item` at `index` (the caller checked that the slot is empty).
-    fn insert(&mut self, index: u64, item: T) {
+    /// Stores `item` at `index`; the item it replaces, if any.
+    pub(crate) fn insert(&mut self, index: u64, item: T) -> Option<T> {
         let key = index / LEAF;
-        let new = || Leaf { used: 0, slots: (0..LEAF).map(|_| None).collect() };
+        let new = || Box::new(Leaf { used: 0, slots: std::array::from_fn(|_| None) });
         let leaf = if key < DENSE_LEAVES {
             if self.dense.len() <= key as usize {
                 self.dense.resize_with(key as usize + 1, || None);
             }
-            &mut **self.dense[key as usize].get_or_insert_with(|| Box::new(new()))
+            &mut **self.dense[key as usize].get_or_insert_with(new)
         } else {
             self.sparse.entry(key).or_insert_with(new)
         };
-        let slot = &mut leaf.slots[(index % LEAF) as usize];
-        if slot.replace(item).is_none() {
+        let old = leaf.slots[(index % LEAF) as usize].replace(item);
+        if old.is_none() {
             leaf.used += 1;
             self.len += 1;
         }
+        old
     }
 
-    fn remove(&mut self, index: u64) -> Option<T> {
+    pub(crate) fn remove(&mut self, index: u64) -> Option<T> {
         let key = index / LEAF;
         let leaf = self.leaf_mut(key)?;
         let item = leaf.slots[(index % LEAF) as usize].take()?;
@@ -221,7 +222,7 @@ impl<T: Clone> Items<T> {
     }
 
     /// Up to `max` items with index >= `first`, in index order.
-    fn range(&self, first: u64, max: usize) -> Vec<(u64, T)> {
+    pub(crate) fn range(&self, first: u64, max: usize) -> Vec<(u64, T)> {
         let start = first / LEAF;
         let dense = self
             .dense
@@ -229,7 +230,7 @@ impl<T: Clone> Items<T> {
             .enumerate()
             .skip(start.min(DENSE_LEAVES) as usize)
             .filter_map(|(k, l)| Some((k as u64, l.as_deref()?)));
-        let sparse = self.sparse.range(start.max(DENSE_LEAVES)..).map(|(&k, l)| (k, l));
+        let sparse = self.sparse.range(start.max(DENSE_LEAVES)..).map(|(&k, l)| (k, &**l));
         let mut out = Vec::new();
         for (key, leaf) in dense.chain(sparse) {
             let from = if key == start { (first % LEAF) as usize } else { 0 };
@@ -423,8 +424,9 @@ mod tests {
         let big = DENSE_LEAVES * LEAF;
         let indices = [big + 5, 3, u64::MAX, 64, big - 1, 0];
         for &i in &indices {
-            it.insert(i, i);
+            assert_eq!(it.insert(i, i), None);
         }
+        assert_eq!(it.insert(3, 3), Some(3), "a store over an item returns it");
         assert_eq!(it.len, indices.len());
         let all: Vec<u64> = it.range(0, usize::MAX).into_iter().map(|(i, _)| i).collect();
         assert_eq!(all, [0, 3, 64, big - 1, big + 5, u64::MAX]);

@@ -245,7 +245,7 @@ pub struct Frame(Option<crate::model::backend::CurrentTask>);
 
 impl Frame {
     /// Pushes `name` on the current task's simulated stack (no-op outside a task).
-    #[inline]
+    #[inline(always)]
     pub fn enter(name: &'static str) -> Frame {
         let t = crate::model::backend::current_task();
         if let Some(t) = &t {
@@ -256,7 +256,7 @@ impl Frame {
 }
 
 impl Drop for Frame {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         if let Some(t) = &self.0 {
             t.state().frames.pop();

@@ -6,15 +6,14 @@
 //! lock, disabled preemption — and the allocation runs the full `might_sleep()` check against
 //! them. With a non-blocking GFP the node is allocated under the lock.
 
-use crate::model::booklock::{BookGuard, BookLock};
-use std::collections::BTreeMap;
 use std::panic::Location;
 
 use crate::errno::Errno;
 use crate::gfp::{gfpflags_allow_blocking, Gfp};
 use crate::mm::slab::{kmem_cache_alloc_at, KmemCache};
 use crate::model::backend::Ghost;
-use crate::radix_tree::Nodes;
+use crate::model::booklock::{BookGuard, BookLock};
+use crate::radix_tree::{Items, Nodes};
 use crate::rcupdate::{rcu_read_lock, rcu_read_unlock};
 use crate::spinlock::{SpinLock, SpinLockGuard};
 
@@ -22,7 +21,7 @@ use crate::spinlock::{SpinLock, SpinLockGuard};
 const XA_NODE: KmemCache = KmemCache { name: "radix_tree_node", size: 576 };
 
 struct Inner<T> {
-    items: BTreeMap<u64, T>,
+    items: Items<T>,
     nodes: Nodes,
 }
 
@@ -44,7 +43,7 @@ impl<T: Clone + PartialEq> XArray<T> {
     pub fn new(name: &'static str) -> Self {
         XArray {
             lock: SpinLock::new((), name),
-            inner: BookLock::new(Inner { items: BTreeMap::new(), nodes: Nodes::default() }),
+            inner: BookLock::new(Inner { items: Items::new(), nodes: Nodes::default() }),
             ghost: Ghost::new(),
         }
     }
@@ -56,7 +55,7 @@ impl<T: Clone + PartialEq> XArray<T> {
 
     /// Entries stored.
     pub fn len(&self) -> usize {
-        self.inner().items.len()
+        self.inner().items.len
     }
 
     /// Whether empty.
@@ -91,7 +90,7 @@ pub fn xa_unlock<T>(g: XaLockGuard<'_, T>) {
 pub fn xa_load<T: Clone + PartialEq>(xa: &XArray<T>, index: u64) -> Option<T> {
     rcu_read_lock();
     xa.ghost.read();
-    let v = xa.inner().items.get(&index).cloned();
+    let v = xa.inner().items.get(index).cloned();
     rcu_read_unlock();
     v
 }
@@ -106,10 +105,10 @@ fn nomem<T: Clone + PartialEq>(
 ) -> Result<(), Errno> {
     let need = {
         let inner = g.xa.inner();
-        if inner.items.contains_key(&index) {
+        if inner.items.contains_key(index) {
             0
         } else {
-            inner.nodes.needed(index, inner.items.len() as u64)
+            inner.nodes.needed(index, inner.items.len as u64)
         }
     };
     if need == 0 {
@@ -139,7 +138,7 @@ fn store<T: Clone + PartialEq>(xa: &XArray<T>, index: u64, entry: Option<T>) -> 
     let mut inner = xa.inner();
     match entry {
         Some(e) => {
-            let items = inner.items.len() as u64;
+            let items = inner.items.len as u64;
             let old = inner.items.insert(index, e);
             if old.is_none() {
                 inner.nodes.insert(index, items);
@@ -147,7 +146,7 @@ fn store<T: Clone + PartialEq>(xa: &XArray<T>, index: u64, entry: Option<T>) -> 
             old
         }
         None => {
-            let old = inner.items.remove(&index);
+            let old = inner.items.remove(index);
             if old.is_some() {
                 inner.nodes.remove(index);
             }
@@ -188,14 +187,14 @@ pub fn __xa_cmpxchg<T: Clone + PartialEq>(
         // The kernel only creates nodes in `xas_store()`, reached when the slot holds `old`;
         // a mismatch returns without allocating (or sleeping, or being fault-injected).
         g.xa.ghost.read();
-        let cur = g.xa.inner().items.get(&index).cloned();
+        let cur = g.xa.inner().items.get(index).cloned();
         if cur != old {
             return Ok(cur);
         }
         nomem(g, index, gfp, Location::caller())?;
     }
     g.xa.ghost.read();
-    let cur = g.xa.inner().items.get(&index).cloned();
+    let cur = g.xa.inner().items.get(index).cloned();
     if cur == old {
         store(g.xa, index, entry);
     }
@@ -243,7 +242,7 @@ pub fn xa_erase<T: Clone + PartialEq>(xa: &XArray<T>, index: u64) -> Option<T> {
 pub fn xa_find_from<T: Clone + PartialEq>(xa: &XArray<T>, first: u64, max: usize) -> Vec<(u64, T)> {
     rcu_read_lock();
     xa.ghost.read();
-    let v = xa.inner().items.range(first..).take(max).map(|(k, v)| (*k, v.clone())).collect();
+    let v = xa.inner().items.range(first, max);
     rcu_read_unlock();
     v
 }

@@ -2,16 +2,20 @@
 //! same run. For brd v4.0 (DAX on, the 2015 thread's configuration, under the 4.0 profile), brd
 //! v6.1 and current brd (modern profile), with the trace off and on: sequential and random
 //! 4 KiB bios — one page each, from one data page allocated once and reused, as a page-cache
-//! page would be — over a 64 MiB device. Each device is written twice, then read:
-//! `*_first_write` is the first pass (every bio allocates its backing page), `*_write` the
-//! second (the pages are present: the steady state), `*_read` the third. Random order is a
+//! page would be — over a 64 MiB device. Each device is written, written again, then read:
+//! `*_first_write` is the first pass (every bio allocates its backing page), `*_write` the next
+//! passes (the pages are present: the steady state; median of three), `*_read` the last ones
+//! (median of three). Random order is a
 //! seeded permutation of the device's pages, on a second device so that its first pass is
 //! random too. `brd_seq_write_gbps` is brd v4.0's sequential `*_write`, trace off.
 //!
 //! Baselines: `memcpy_gbps`, `copy_from_slice` of a page-aligned 4 KiB page into each page of an
-//! already faulted-in, page-aligned buffer of the device's size (what `*_write` and `*_read`
-//! compare with; kernel pages are page-aligned, and so are ksim's frames); `memcpy_first_touch_gbps`, the
-//! same copies into freshly allocated 4 KiB heap buffers (what `*_first_write` compares with).
+//! already faulted-in, page-aligned buffer of the device's size, in order (what `*_write` and
+//! `*_read` compare with; kernel pages are page-aligned, and so are ksim's frames). The random
+//! passes compare with it too: their backing pages were allocated in the order the first random
+//! pass touched them, so they visit host memory in order, as the baseline does; what is random
+//! is the index order in the driver's tree. `memcpy_first_touch_gbps`: the copies into freshly
+//! allocated 4 KiB heap buffers (what `*_first_write` compares with).
 //! Then the time to pre-populate a 1 GiB brd v4.0 device with 1 MiB bios (`dd bs=1M`) of zeros,
 //! and of a non-zero pattern (ksim keeps no host buffer for a page that has only been written
 //! with zeros, so the pattern shows the cost with real data).
@@ -138,7 +142,19 @@ fn in_ksim<T: Copy + Default + Send + 'static>(
     Ok(v)
 }
 
-/// One load of `d`, six passes over `pages` pages of each device, unload.
+/// Steady-state passes per figure (writes and reads of present pages, and memcpy), of which the
+/// median counts: one 64 MiB pass takes a few milliseconds, short enough for one timer tick or
+/// a neighbour on the shared machine to move it.
+const STEADY: usize = 3;
+
+/// The median of `STEADY` runs of `f`.
+fn steady(mut f: impl FnMut() -> Duration) -> Duration {
+    let mut d: Vec<Duration> = (0..STEADY).map(|_| f()).collect();
+    d.sort();
+    d[STEADY / 2]
+}
+
+/// One load of `d`, the passes over `pages` pages of each device, unload.
 fn brd_passes(d: Driver, pages: usize, trace: bool) -> Result<Passes, String> {
     in_ksim(d.config().trace(trace), move || {
         let dev = load(d, pages);
@@ -151,7 +167,7 @@ fn brd_passes(d: Driver, pages: usize, trace: bool) -> Result<Passes, String> {
         // again: the loops moved real bytes.
         let read = |bdev: &Bdev, order: &[usize]| {
             memset(page_address(data).expect("lowmem"), 0, PAGE_SIZE);
-            let d = pass(bdev, ReqOp::Read, data, order);
+            let d = steady(|| pass(bdev, ReqOp::Read, data, order));
             let mut back = vec![0u8; PAGE_SIZE];
             memcpy_from(&mut back, page_address(data).expect("lowmem"));
             assert!(back == pattern, "brd read back what was written");
@@ -159,10 +175,10 @@ fn brd_passes(d: Driver, pages: usize, trace: bool) -> Result<Passes, String> {
         };
         let p = Passes {
             seq_first_write: pass(&dev.seq, ReqOp::Write, data, &seq),
-            seq_write: pass(&dev.seq, ReqOp::Write, data, &seq),
+            seq_write: steady(|| pass(&dev.seq, ReqOp::Write, data, &seq)),
             seq_read: read(&dev.seq, &seq),
             rand_first_write: pass(&dev.rand, ReqOp::Write, data, &rand),
-            rand_write: pass(&dev.rand, ReqOp::Write, data, &rand),
+            rand_write: steady(|| pass(&dev.rand, ReqOp::Write, data, &rand)),
             rand_read: read(&dev.rand, &rand),
         };
         __free_page(data);
@@ -173,21 +189,24 @@ fn brd_passes(d: Driver, pages: usize, trace: bool) -> Result<Passes, String> {
 }
 
 /// `copy_from_slice` of one page-aligned 4 KiB page into each page of a `pages`-page,
-/// page-aligned buffer (already faulted in): the elapsed time.
+/// page-aligned buffer (already faulted in), in order: the median elapsed time of `STEADY`
+/// passes.
 fn memcpy_pass(pages: usize) -> Duration {
     let mut buf = vec![AlignedPage([0xff; PAGE_SIZE]); pages];
     let mut src = Box::new(AlignedPage([0; PAGE_SIZE]));
     for (i, b) in src.0.iter_mut().enumerate() {
         *b = (i % 251) as u8;
     }
-    let start = Instant::now();
-    for dst in buf.iter_mut() {
-        dst.0.copy_from_slice(black_box(&src.0));
-        black_box(&dst);
-    }
-    let elapsed = start.elapsed();
+    let d = steady(|| {
+        let start = Instant::now();
+        for dst in buf.iter_mut() {
+            dst.0.copy_from_slice(black_box(&src.0));
+            black_box(&dst);
+        }
+        start.elapsed()
+    });
     black_box(&buf);
-    elapsed
+    d
 }
 
 /// The host's cost of first touch: `pages` fresh 4 KiB heap buffers, each allocated and filled
@@ -253,8 +272,10 @@ pub fn run(b: &Budget) -> GroupResult {
     let bytes = (pages * PAGE_SIZE) as f64;
     let gbps = |d: Duration| bytes / d.as_secs_f64() / 1e9;
     let drivers = [(Driver::V4_0, "v4_0"), (Driver::V6_1, "v6_1"), (Driver::Current, "current")];
-    // samples[driver][trace] = the passes of each repeat.
+    // samples[driver][trace] = the passes of each repeat; after[driver][trace] = the baselines
+    // (memcpy, first touch) measured right after each of those runs.
     let mut samples: Vec<[Vec<Passes>; 2]> = drivers.iter().map(|_| Default::default()).collect();
+    let mut after: Vec<[Vec<(f64, f64)>; 2]> = drivers.iter().map(|_| Default::default()).collect();
     let (mut memcpy, mut first_touch) = (Vec::new(), Vec::new());
     // Warm-up (not measured): the panic hook, the allocator's pools.
     brd_passes(Driver::V4_0, pages.min(256), false)?;
@@ -265,8 +286,10 @@ pub fn run(b: &Budget) -> GroupResult {
             for (t, trace) in [false, true].into_iter().enumerate() {
                 samples[i][t].push(brd_passes(*d, pages, trace)?);
                 // The baselines are short: one sample after each driver run.
-                memcpy.push(gbps(memcpy_pass(pages)));
-                first_touch.push(gbps(memcpy_first_touch_pass(pages)));
+                let (m, f) = (gbps(memcpy_pass(pages)), gbps(memcpy_first_touch_pass(pages)));
+                after[i][t].push((m, f));
+                memcpy.push(m);
+                first_touch.push(f);
             }
         }
     }
@@ -278,7 +301,8 @@ pub fn run(b: &Budget) -> GroupResult {
     let (memcpy, first_touch) = (median(memcpy), median(first_touch));
 
     let mut figs = Vec::new();
-    let mut v4_0 = [0.0; 6];
+    // brd v4.0's sequential steady-state writes, trace off: the headline.
+    let mut sw = 0.0;
     for (i, (_, name)) in drivers.iter().enumerate() {
         for (t, traced) in [(0, ""), (1, "_traced")] {
             let s = &samples[i][t];
@@ -295,24 +319,32 @@ pub fn run(b: &Budget) -> GroupResult {
                 // Figure names are &'static: a few dozen strings leaked once per process.
                 let name: &'static str = format!("brd_{name}_{what}{traced}_gbps").leak();
                 figs.push(Figure { name, value: v, unit: Unit::Gbps });
-                if i == 0 && t == 0 {
-                    v4_0[k] = v;
+                if (i, t, k) == (0, 0, 1) {
+                    sw = v;
                 }
             }
         }
     }
+    // A ratio is the median, over the repeats, of a run's figure over the baseline measured
+    // right after it (trace off): drift in the shared machine's speed, which moved memcpy alone
+    // between 17 and 25 GB/s within minutes, cancels within each pair.
+    let ratio = |i: usize, f: fn(&Passes) -> Duration, first_touch: bool| {
+        let base = |a: &(f64, f64)| if first_touch { a.1 } else { a.0 };
+        median(samples[i][0].iter().zip(&after[i][0]).map(|(p, a)| gbps(f(p)) / base(a)).collect())
+    };
     let fig = |name, value, unit| Figure { name, value, unit };
-    let [sf, sw, sr, rf, rw, rr] = v4_0;
     figs.extend([
         fig("memcpy_gbps", memcpy, Unit::Gbps),
         fig("memcpy_first_touch_gbps", first_touch, Unit::Gbps),
         fig("brd_seq_write_gbps", sw, Unit::Gbps),
-        fig("brd_seq_write_vs_memcpy", sw / memcpy, Unit::Ratio),
-        fig("brd_seq_read_vs_memcpy", sr / memcpy, Unit::Ratio),
-        fig("brd_rand_write_vs_memcpy", rw / memcpy, Unit::Ratio),
-        fig("brd_rand_read_vs_memcpy", rr / memcpy, Unit::Ratio),
-        fig("brd_seq_first_write_vs_first_touch", sf / first_touch, Unit::Ratio),
-        fig("brd_rand_first_write_vs_first_touch", rf / first_touch, Unit::Ratio),
+        fig("brd_seq_write_vs_memcpy", ratio(0, |p| p.seq_write, false), Unit::Ratio),
+        fig("brd_seq_read_vs_memcpy", ratio(0, |p| p.seq_read, false), Unit::Ratio),
+        fig("brd_v6_1_seq_write_vs_memcpy", ratio(1, |p| p.seq_write, false), Unit::Ratio),
+        fig("brd_current_seq_write_vs_memcpy", ratio(2, |p| p.seq_write, false), Unit::Ratio),
+        fig("brd_rand_write_vs_memcpy", ratio(0, |p| p.rand_write, false), Unit::Ratio),
+        fig("brd_rand_read_vs_memcpy", ratio(0, |p| p.rand_read, false), Unit::Ratio),
+        fig("brd_seq_first_write_vs_first_touch", ratio(0, |p| p.seq_first_write, true), Unit::Ratio),
+        fig("brd_rand_first_write_vs_first_touch", ratio(0, |p| p.rand_first_write, true), Unit::Ratio),
         fig("prepopulate_1gib_s", median(zeros), Unit::Seconds),
         fig("prepopulate_1gib_pattern_s", median(pattern), Unit::Seconds),
     ]);
@@ -320,7 +352,7 @@ pub fn run(b: &Budget) -> GroupResult {
         "std backend; {} KiB devices of 4 KiB bios: first_write allocates every backing page, \
          write/read find them present; memcpy: page-aligned 4 KiB copy_from_slice into a faulted-in \
          buffer of the same size, first_touch: into fresh 4 KiB heap buffers, median of {} samples; \
-         brd_seq_write and ratios: v4.0 (DAX), trace off; prepopulate: {} MiB of zeros (pattern: \
+         brd_seq_write and unnamed ratios: v4.0 (DAX), trace off; prepopulate: {} MiB of zeros (pattern: \
          non-zero) in {} KiB bios, median of {big_repeats}",
         (pages * PAGE_SIZE) >> 10,
         6 * b.repeats,

@@ -11,7 +11,7 @@ use super::state::{Frame, Mm, Slot, SlotEntry, Who, BASE_PFN, REGION_PFN};
 use super::{Zone, PAGE_SIZE};
 use crate::model::current;
 use crate::model::report::Violation;
-use crate::model::task::TaskCell;
+use crate::model::task::{KmapSlot, TaskCell};
 
 /// x86-64's direct map base (`PAGE_OFFSET`), for printing addresses.
 pub const PAGE_OFFSET: u64 = 0xffff_8880_0000_0000;
@@ -106,11 +106,20 @@ enum Target {
     Region { index: usize, byte: u64 },
 }
 
-fn locate(mm: &Mm, t: &TaskCell, a: KAddr, len: usize, read: bool, poison: bool) -> Result<Target, Fault> {
+/// Where the `len` bytes at `a` are, after the checks; `kmaps` are the accessing task's live
+/// `kmap_atomic()`/`kmap_local_page()` mappings.
+fn locate(
+    mm: &Mm,
+    kmaps: &[KmapSlot],
+    a: KAddr,
+    len: usize,
+    read: bool,
+    poison: bool,
+) -> Result<Target, Fault> {
     if a.pfn == 0 {
         return Err(Fault::Null);
     }
-    if a.map != 0 && a.map != PKMAP && !t.state().kmaps.iter().any(|k| k.id == a.map) {
+    if a.map != 0 && a.map != PKMAP && !kmaps.iter().any(|k| k.id == a.map) {
         return Err(Fault::Unmapped);
     }
     if a.pfn >= REGION_PFN {
@@ -272,7 +281,8 @@ fn access(
     let poison = t.exec.config().mem.poison_check;
     let result = {
         let mut mm = t.exec.mm();
-        match locate(&mm, &t, a, len, dst.is_some(), poison) {
+        let located = locate(&mm, &t.state().kmaps, a, len, dst.is_some(), poison);
+        match located {
             Err(f) => Err(f),
             Ok(Target::Region { index, byte }) => {
                 let r = &mut mm.regions[index];
@@ -452,16 +462,19 @@ pub fn memcpy(dst: KAddr, src: KAddr, n: usize) {
 /// `false` (nothing done) otherwise — a fault to report, a reserved region, or loom, whose ghost
 /// accesses must stay two separate steps — and `memcpy` takes the two-step path.
 fn copy_direct(dst: KAddr, src: KAddr, n: usize) -> bool {
-    if crate::model::backend::try_backend() == Some(crate::model::backend::BackendKind::Loom) {
+    let t = current();
+    if t.exec.mem_ghost.is_loom() {
         return false;
     }
-    let t = current();
     let poison = t.exec.config().mem.poison_check;
     let mut mm = t.exec.mm();
-    let Ok(Target::Frames { first: sfirst, off: soff }) = locate(&mm, &t, src, n, true, poison) else {
-        return false;
+    let (s, d) = {
+        let st = t.state();
+        (locate(&mm, &st.kmaps, src, n, true, poison), locate(&mm, &st.kmaps, dst, n, false, poison))
     };
-    let Ok(Target::Frames { first: dfirst, off: doff }) = locate(&mm, &t, dst, n, false, poison) else {
+    let (Ok(Target::Frames { first: sfirst, off: soff }), Ok(Target::Frames { first: dfirst, off: doff })) =
+        (s, d)
+    else {
         return false;
     };
     t.exec.mem_ghost.read();

@@ -60,6 +60,15 @@ pub(crate) struct CurrentTask {
 }
 
 impl CurrentTask {
+    /// The task's state: [`TaskCell::state`] without its owner check, which a `CurrentTask`
+    /// makes true by construction (it names the task installed on this OS thread, where
+    /// `set_current_task` bound it, and cannot leave the thread).
+    #[inline]
+    pub(crate) fn state(&self) -> std::cell::RefMut<'_, super::task::TaskState> {
+        // SAFETY: see above.
+        unsafe { self.task.as_ref().state_unchecked() }
+    }
+
     fn owned(task: Arc<TaskCell>) -> Self {
         CurrentTask { task: std::ptr::NonNull::from(&*task), owned: Some(task) }
     }
@@ -124,7 +133,7 @@ pub(crate) fn set_backend(kind: Option<BackendKind>) -> Option<BackendKind> {
 }
 
 /// The current simulated task, if one is installed on the current backend task.
-#[inline]
+#[inline(always)]
 pub(crate) fn current_task() -> Option<CurrentTask> {
     // Set only while a std task runs on this thread, so it answers first, without the backend.
     if let Some(task) = std::ptr::NonNull::new(STD_CURRENT.get().cast_mut()) {
@@ -298,6 +307,12 @@ impl RawAtomic {
 pub struct Ghost(Option<loom::sync::atomic::AtomicUsize>);
 
 impl Ghost {
+    /// Whether this ghost is a loom atomic (the run is under loom).
+    #[inline]
+    pub(crate) fn is_loom(&self) -> bool {
+        self.0.is_some()
+    }
+
     pub(crate) fn new() -> Self {
         match try_backend() {
             Some(BackendKind::Loom) => Ghost(Some(loom::sync::atomic::AtomicUsize::new(0))),

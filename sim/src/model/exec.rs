@@ -93,7 +93,8 @@ pub struct Exec {
     pub(crate) irqs: Mutex<BTreeMap<u32, Arc<crate::interrupt::IrqAction>>>,
     /// The page ledger.
     mm: BookLock<crate::mm::state::Mm>,
-    /// Next kmap mapping id.
+    /// `run.config.trace`, one load closer: every context change of every call tests it.
+    tracing: bool,
     /// Page references and page memory, made visible to loom: drivers race on them without a
     /// lock (a reader's `get_page_unless_zero` + copy against a discard's `put_page`), and loom
     /// reorders only what touches its objects. Touched before the ledger lock is taken.
@@ -109,6 +110,7 @@ impl std::fmt::Debug for Exec {
 impl Exec {
     pub(crate) fn new(run: Arc<RunShared>, index: u64) -> Self {
         Exec {
+            tracing: run.config.trace,
             index,
             tasks: Mutex::new(Vec::new()),
             next_pid: AtomicU32::new(1),
@@ -185,7 +187,7 @@ impl Exec {
         name: &'static str,
         detail: impl FnOnce() -> String,
     ) {
-        if self.run.config.trace {
+        if self.tracing {
             self.record(task, cat, name, detail());
         }
     }

@@ -313,6 +313,16 @@ impl TaskCell {
         self.state.get().borrow_mut()
     }
 
+    /// [`TaskCell::state`] without the owner check.
+    ///
+    /// # Safety
+    /// The calling OS thread must be the one the task is bound to: the caller holds the
+    /// thread's `CurrentTask` for this task.
+    #[inline]
+    pub(crate) unsafe fn state_unchecked(&self) -> RefMut<'_, TaskState> {
+        self.state.value.borrow_mut()
+    }
+
     /// The task's state if the calling OS thread runs it and it is not borrowed (reports about
     /// every task, made when all are blocked).
     pub fn try_state(&self) -> Option<RefMut<'_, TaskState>> {
