@@ -14,7 +14,7 @@ use crate::model::config::RcuFlavour;
 use crate::model::current;
 use crate::model::task::Site;
 use crate::model::trace::Cat;
-use crate::preempt::{add_in, added, sub_in, subtracted, PREEMPT_OFFSET};
+use crate::preempt::{count_add, count_sub, PREEMPT_OFFSET};
 use crate::sched::might_sleep_at;
 
 /// The grace-period machinery's memory ordering, made visible to loom.
@@ -76,16 +76,12 @@ pub fn rcu_read_lock() {
     t.rcu.enter();
     // After the reader is visible as inside: a grace period that misses it is ordered before it.
     reader_order();
-    let count = cfg.rcu == RcuFlavour::Classic && cfg.preempt_count;
     if cfg.rcu == RcuFlavour::Preemptible {
         t.state().rcu_depth += 1;
-    } else if count {
-        add_in(&mut t.state(), PREEMPT_OFFSET, site);
     }
-    if count {
-        added(&t, PREEMPT_OFFSET, site);
-    } else {
-        t.exec.emit(&t, Cat::Context, "rcu_read_lock", || format!("at {}", site.file_line()));
+    match cfg.rcu {
+        RcuFlavour::Classic if cfg.preempt_count => count_add(&t, PREEMPT_OFFSET, site),
+        _ => t.exec.emit(&t, Cat::Context, "rcu_read_lock", || format!("at {}", site.file_line())),
     }
 }
 
@@ -102,11 +98,11 @@ pub fn rcu_read_unlock() {
     if cfg.rcu == RcuFlavour::Preemptible {
         let mut st = t.state();
         st.rcu_depth = st.rcu_depth.saturating_sub(1);
-    } else if cfg.preempt_count {
-        let r = sub_in(&mut t.state(), PREEMPT_OFFSET);
-        return subtracted(&t, PREEMPT_OFFSET, site, r);
     }
-    t.exec.emit(&t, Cat::Context, "rcu_read_unlock", || format!("at {}", site.file_line()));
+    match cfg.rcu {
+        RcuFlavour::Classic if cfg.preempt_count => count_sub(&t, PREEMPT_OFFSET, site),
+        _ => t.exec.emit(&t, Cat::Context, "rcu_read_unlock", || format!("at {}", site.file_line())),
+    }
 }
 
 /// `rcu_read_lock_held()` (approximately: whether the current task is in a read-side section).

@@ -62,10 +62,7 @@ pub struct Figure {
 /// then copy under the same conditions.
 #[derive(Clone, Copy)]
 #[repr(C, align(4096))]
-pub struct AlignedPage(pub [u8; crate::bench::PAGE]);
-
-/// `PAGE_SIZE`.
-const PAGE: usize = ksim::mm::PAGE_SIZE;
+pub struct AlignedPage(pub [u8; ksim::mm::PAGE_SIZE]);
 
 /// A group's one-line description of what it measured, and its figures.
 pub type GroupResult = Result<(String, Vec<Figure>), String>;

@@ -2,7 +2,7 @@
 //! chunks, so that frames are laid out as physical memory is. The layout matters for speed as
 //! much as for fidelity: the host's `memcpy` of a page runs at about twice the bandwidth when
 //! source and destination share their alignment within a cache line (measured on this project's
-//! 2-core AMD EPYC CI machine: 24 GB/s page-aligned, 10-13 GB/s when one side is 16 bytes off),
+//! 2-core AMD EPYC machine: 24 GB/s page-aligned, 10-13 GB/s when one side is 16 bytes off),
 //! and separately allocated heap buffers are 16 bytes off a page boundary, or not, by accident.
 //!
 //! Buffers are recycled last-freed first and are returned to the host only with the execution's
@@ -40,17 +40,23 @@ pub(crate) struct PageBufs {
 impl PageBufs {
     /// A buffer holding `fill` in every byte.
     pub(crate) fn alloc(&mut self, fill: u8) -> BufId {
-        let id = self.alloc_dirty(fill);
-        self.get_mut(id).fill(fill);
-        id
+        match self.free.pop() {
+            Some(id) => {
+                self.get_mut(id).fill(fill);
+                id
+            }
+            None => self.add(fill),
+        }
     }
 
     /// A buffer whose bytes the caller overwrites entirely: a reused one keeps its old bytes
     /// (no fill just to be overwritten), a new one holds `fill`.
     pub(crate) fn alloc_dirty(&mut self, fill: u8) -> BufId {
-        if let Some(id) = self.free.pop() {
-            return id;
-        }
+        self.free.pop().unwrap_or_else(|| self.add(fill))
+    }
+
+    /// A new buffer holding `fill`, at the end of the last chunk (or of a new one).
+    fn add(&mut self, fill: u8) -> BufId {
         if self.chunks.last().is_none_or(|c| c.len() == CHUNK_PAGES) {
             self.chunks.push(Vec::with_capacity(CHUNK_PAGES));
         }

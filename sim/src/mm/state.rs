@@ -119,6 +119,7 @@ pub(crate) struct Mm {
     /// The frames' contents.
     pub bufs: PageBufs,
 }
+
 /// Records remembered for sharing.
 const RECENT_WHO: usize = 8;
 
