@@ -3,37 +3,10 @@
 
 use std::panic::Location;
 
+use crate::defs::preempt_mask::SOFTIRQ_DISABLE_OFFSET;
+use crate::model::context::{bh_disable, bh_enable};
 use crate::model::current;
-use crate::model::task::{IrqTraceStamp, Site, TaskCell};
-use crate::preempt::{count_add, count_sub, SOFTIRQ_DISABLE_OFFSET, SOFTIRQ_MASK};
-
-fn stamp(t: &TaskCell, site: Site, off: bool) {
-    let mut st = t.state();
-    st.irqtrace.events += 1;
-    let s = IrqTraceStamp { stamp: st.irqtrace.events, site: Some(site) };
-    if off {
-        st.irqtrace.softirq_off = s;
-    } else {
-        st.irqtrace.softirq_on = s;
-    }
-}
-
-/// Adds `val` (a multiple of `SOFTIRQ_DISABLE_OFFSET`, plus the preempt offset for
-/// `spin_lock_bh`) and records softirqs-off when they go off.
-pub(crate) fn bh_disable(t: &TaskCell, val: u32, site: Site) {
-    let was_on = t.state().preempt_count & SOFTIRQ_MASK == 0;
-    count_add(t, val, site);
-    if was_on {
-        stamp(t, site, true);
-    }
-}
-
-pub(crate) fn bh_enable(t: &TaskCell, val: u32, site: Site) {
-    count_sub(t, val, site);
-    if t.state().preempt_count & SOFTIRQ_MASK == 0 {
-        stamp(t, site, false);
-    }
-}
+use crate::model::task::Site;
 
 /// `local_bh_disable()`: +0x200.
 ///

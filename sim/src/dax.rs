@@ -33,7 +33,7 @@ pub struct DaxMapping {
 }
 
 fn caller_frames(t: &TaskCell) -> String {
-    crate::mm::page_alloc::callers(t)
+    crate::model::mem::alloc::callers(t)
 }
 
 /// `bdev_direct_access(bdev, sector, &addr, &pfn, size)` (4.0), with its checks in order

@@ -9,14 +9,16 @@
 use std::fmt::Write as _;
 use std::panic::Location;
 
-use crate::mm::memory::{memcpy_from, memcpy_to, memset, PKMAP};
+use crate::defs::mm_types::PKMAP;
+use crate::defs::preempt_mask::PREEMPT_OFFSET;
+use crate::mm::memory::{memcpy_from, memcpy_to, memset};
 use crate::mm::{KAddr, Page, Zone, PAGE_SIZE};
+use crate::model::context::{add_in, added, preempt_on, sub_in, subtracted};
 use crate::model::current;
 use crate::model::report::Violation;
+use crate::model::sleep::might_sleep_at;
 use crate::model::task::{KmapSlot, Site, TaskCell};
 use crate::model::trace::Cat;
-use crate::preempt::{add_in, added, preempt_on, sub_in, subtracted, PREEMPT_OFFSET};
-use crate::sched::might_sleep_at;
 
 /// Traces a mapping event in the allocation view (`Cat::Mem`, whose views promise kmap events).
 fn trace_map(t: &TaskCell, op: &'static str, pfn: u64) {

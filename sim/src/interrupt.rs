@@ -9,27 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::errno::Errno;
+use crate::model::irq::IrqAction;
+pub use crate::model::irq::IrqReturn;
+use crate::model::sleep::might_sleep_at;
 use crate::model::task::TaskKind;
 use crate::model::{current, spawn_task, TaskHandle};
-use crate::sched::might_sleep_at;
-
-/// `irqreturn_t`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IrqReturn {
-    /// `IRQ_NONE`: not our interrupt.
-    None,
-    /// `IRQ_HANDLED`.
-    Handled,
-}
-
-type Handler = dyn Fn(u32) -> IrqReturn + Send + Sync + 'static;
-
-/// `struct irqaction`.
-pub struct IrqAction {
-    name: &'static str,
-    handler: Box<Handler>,
-    running: Mutex<Vec<TaskHandle<IrqReturn>>>,
-}
 
 /// `request_irq(irq, handler, flags, name, dev)`: installs `handler` for `irq`.
 ///

@@ -4,34 +4,15 @@
 
 use std::panic::Location;
 
+use crate::model::context::set_irqs;
 use crate::model::current;
-use crate::model::task::{IrqTraceStamp, Site, TaskCell};
-use crate::model::trace::Cat;
+use crate::model::task::Site;
 
 /// Saved irq state, as returned by `local_irq_save()`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use = "pass the flags to local_irq_restore()"]
 pub struct IrqFlags {
     pub(crate) disabled: bool,
-}
-
-/// Sets the irq flag, recording lockdep's irq-trace stamp.
-pub(crate) fn set_irqs(t: &TaskCell, disabled: bool, site: Site) {
-    {
-        let mut st = t.state();
-        if st.irqs_disabled == disabled {
-            return;
-        }
-        st.irqs_disabled = disabled;
-        st.irqtrace.events += 1;
-        let stamp = IrqTraceStamp { stamp: st.irqtrace.events, site: Some(site) };
-        if disabled {
-            st.irqtrace.hardirq_off = stamp;
-        } else {
-            st.irqtrace.hardirq_on = stamp;
-        }
-    }
-    t.exec.emit(t, Cat::Context, site.op, || format!("at {}", site.file_line()));
 }
 
 /// `local_irq_disable()`.

@@ -24,6 +24,6 @@ where
 /// May sleep.
 #[track_caller]
 pub fn kthread_stop<T>(k: TaskHandle<T>) -> T {
-    crate::sched::might_sleep_at(std::panic::Location::caller(), "kthread_stop()", None);
+    crate::model::sleep::might_sleep_at(std::panic::Location::caller(), "kthread_stop()", None);
     k.join()
 }

@@ -22,19 +22,20 @@
 //! assert!(bug.text.contains("preempt_count: 1, expected: 0"));
 //! ```
 
+mod defs;
+
+pub use defs::{errno, gfp};
+
 pub mod atomic;
 pub mod blk;
 pub mod bottom_half;
 pub mod check;
 pub mod dax;
-pub mod errno;
 pub mod fault_inject;
-pub mod gfp;
 pub mod highmem;
 pub mod interrupt;
 pub mod irqflags;
 pub mod kthread;
-pub(crate) mod lockdep;
 pub mod mm;
 pub mod model;
 pub mod mutex;
@@ -48,8 +49,8 @@ pub mod spinlock;
 pub mod workqueue;
 pub mod xarray;
 
+pub use defs::config::{CheckMode, Config, MemConfig, Profile, RcuFlavour};
 pub use errno::{Errno, KResult};
-pub use model::config::{CheckMode, Config, Profile, RcuFlavour};
 pub use model::report::{Report, Violation};
 pub use model::runner::{Outcome, RunSpec, Runner, Scheduler, Token};
 pub use model::trace::{Cat, Event, Trace};

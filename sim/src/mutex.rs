@@ -5,11 +5,11 @@
 
 use std::panic::Location;
 
-use crate::lockdep::{lock_acquire, lock_release};
 use crate::model::backend::{RawGuard, RawMutex};
 use crate::model::current;
+use crate::model::lockdep::{lock_acquire, lock_release};
+use crate::model::sleep::{might_sleep_at, schedule_debug};
 use crate::model::task::{LockKind, Site, TaskCell};
-use crate::sched::{might_sleep_at, schedule_debug};
 
 /// `struct mutex` protecting a `T`. The name is its lockdep class.
 pub struct Mutex<T> {

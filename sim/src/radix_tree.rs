@@ -20,10 +20,11 @@ use crate::errno::Errno;
 use crate::gfp::{gfpflags_allow_blocking, Gfp};
 use crate::mm::slab::{kmem_cache_alloc_at, RADIX_TREE_NODE};
 use crate::model::backend::Ghost;
+use crate::model::context::{preempt_off, preempt_on};
 use crate::model::current;
 use crate::model::task::Site;
 use crate::model::trace::Cat;
-use crate::preempt::{in_interrupt, preempt_off, preempt_on};
+use crate::preempt::in_interrupt;
 
 /// `RADIX_TREE_MAP_SHIFT`: 64 slots per node.
 pub const RADIX_TREE_MAP_SHIFT: u32 = 6;

@@ -9,13 +9,14 @@
 
 use std::panic::Location;
 
+use crate::defs::preempt_mask::PREEMPT_OFFSET;
 use crate::model::backend::{try_backend, yield_now, BackendKind, Ghost};
 use crate::model::config::RcuFlavour;
+use crate::model::context::{count_add, count_sub};
 use crate::model::current;
+use crate::model::sleep::might_sleep_at;
 use crate::model::task::Site;
 use crate::model::trace::Cat;
-use crate::preempt::{count_add, count_sub, PREEMPT_OFFSET};
-use crate::sched::might_sleep_at;
 
 /// The grace-period machinery's memory ordering, made visible to loom.
 ///

@@ -3,9 +3,8 @@
 //! `__GFP_IO | __GFP_FS` before reclaim decisions); `memalloc_nofs_save()` clears `__GFP_FS`.
 //! Scopes do not make an allocation non-blocking (facts checklist 16).
 
-use crate::gfp::{Gfp, __GFP_FS, __GFP_IO};
+use crate::gfp::Gfp;
 use crate::model::current;
-use crate::model::task::TaskCell;
 
 /// Saved scope state, returned by the `_save` functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,19 +38,7 @@ pub fn memalloc_nofs_restore(flags: MemallocFlags) {
     current().state().memalloc_nofs = flags.0;
 }
 
-/// `current_gfp_context(gfp)` for a given task: NOIO clears IO and FS, else NOFS clears FS.
-pub(crate) fn current_gfp_context(t: &TaskCell, gfp: Gfp) -> Gfp {
-    let st = t.state();
-    if st.memalloc_noio {
-        gfp & !(__GFP_IO | __GFP_FS)
-    } else if st.memalloc_nofs {
-        gfp & !__GFP_FS
-    } else {
-        gfp
-    }
-}
-
 /// `current_gfp_context(gfp)`: the GFP the current task's scopes make of `gfp`.
 pub fn current_gfp_context_of(gfp: Gfp) -> Gfp {
-    current_gfp_context(&current(), gfp)
+    crate::model::mem::alloc::gfp_context(&current(), gfp)
 }

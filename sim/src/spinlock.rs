@@ -13,13 +13,13 @@
 
 use std::panic::Location;
 
-use crate::bottom_half::{bh_disable, bh_enable};
-use crate::irqflags::set_irqs;
-use crate::lockdep::{lock_acquire, lock_release};
+use crate::defs::preempt_mask::{PREEMPT_OFFSET, SOFTIRQ_LOCK_OFFSET};
 use crate::model::backend::{RawGuard, RawMutex};
+use crate::model::context::{bh_disable, bh_enable, set_irqs};
+use crate::model::context::{count_add, count_sub};
 use crate::model::current;
+use crate::model::lockdep::{lock_acquire, lock_release};
 use crate::model::task::{LockKind, Site, TaskCell};
-use crate::preempt::{count_add, count_sub, PREEMPT_OFFSET, SOFTIRQ_LOCK_OFFSET};
 
 /// `spinlock_t` protecting a `T`. The name is its lockdep class.
 pub struct SpinLock<T> {

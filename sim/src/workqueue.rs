@@ -5,9 +5,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::model::sleep::might_sleep_at;
 use crate::model::task::TaskKind;
 use crate::model::{spawn_task, TaskHandle};
-use crate::sched::might_sleep_at;
 
 type WorkFn = dyn Fn() + Send + Sync + 'static;
 

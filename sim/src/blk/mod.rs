@@ -13,8 +13,8 @@ use crate::errno::Errno;
 use crate::mm::reclaim::io_path_enter;
 use crate::mm::Page;
 use crate::model::current;
+use crate::model::sleep::might_sleep_at;
 use crate::model::trace::Cat;
-use crate::sched::might_sleep_at;
 
 pub use bio::{bio_endio, bio_wouldblock_error, Bio, BioVec, ReqOp, BIO_INLINE_VECS};
 pub use genhd::{Bdev, BlockDriver, Gendisk, Part};

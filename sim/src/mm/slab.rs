@@ -5,11 +5,8 @@
 
 use std::panic::Location;
 
-use crate::fault_inject::Cap;
-use crate::gfp::{gfpflags_allow_blocking, Gfp};
-use crate::model::current;
-use crate::model::trace::Cat;
-use crate::sched::might_sleep_check_lazy;
+use crate::gfp::Gfp;
+use crate::model::mem::alloc::slab_pre_alloc_at;
 
 /// `struct kmem_cache`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,54 +27,15 @@ pub const RADIX_TREE_NODE: KmemCache = KmemCache { name: "radix_tree_node", size
 #[track_caller]
 #[allow(clippy::result_unit_err)]
 pub fn kmem_cache_alloc(cache: &KmemCache, gfp: Gfp) -> Result<(), ()> {
-    kmem_cache_alloc_at(Location::caller(), cache, gfp)
+    slab_pre_alloc_at(Location::caller(), cache.name, cache.size, gfp)
 }
 
+/// [`kmem_cache_alloc`] on behalf of an API that allocates at its caller's location (the radix
+/// tree's and xarray's node allocations).
 pub(crate) fn kmem_cache_alloc_at(
     at: &'static Location<'static>,
     cache: &KmemCache,
     gfp: Gfp,
 ) -> Result<(), ()> {
-    let t = current();
-    let profile = t.exec.config().profile;
-    if gfpflags_allow_blocking(gfp) {
-        let name = cache.name;
-        might_sleep_check_lazy(
-            at,
-            &move || format!("kmem_cache_alloc({name}, {})", gfp.display(profile)),
-            0,
-            None,
-        );
-    }
-    let faults = &t.exec.config().faults;
-    let failed = crate::fault_inject::FaultState::eligible(faults, Cap::Slab, gfp, 0).is_some() && {
-        let mut mm = t.exec.mm();
-        let m = &mut *mm;
-        let rng = &mut m.rng;
-        let mut nth = t.state().fail_nth;
-        let r = m.fault.should_fail(
-            &t.exec.config().faults,
-            &mut nth,
-            Cap::Slab,
-            gfp,
-            0,
-            cache.size as i64,
-            || rand::Rng::gen_range(rng, 0..100),
-        );
-        t.state().fail_nth = nth;
-        r
-    };
-    t.exec.emit(&t, Cat::Mem, "kmem_cache_alloc", || {
-        format!(
-            "{} {}{}",
-            cache.name,
-            gfp.display(profile),
-            if failed { " FAILED (fault injection)" } else { "" }
-        )
-    });
-    if failed {
-        Err(())
-    } else {
-        Ok(())
-    }
+    slab_pre_alloc_at(at, cache.name, cache.size, gfp)
 }

@@ -377,7 +377,7 @@ fn loom_blocking<R>(f: impl FnOnce() -> R) -> R {
             if payload.starts_with("deadlock") {
                 if let Some(t) = task.filter(|t| !t.exec.failed()) {
                     let msg = super::panic::take_last_panic().unwrap_or(payload);
-                    super::runner::record_deadlock(&t.exec, &msg);
+                    t.exec.record_deadlock(&msg);
                 }
             }
             std::panic::resume_unwind(p)

@@ -10,7 +10,7 @@ use super::booklock::{BookGuard, BookLock};
 use super::config::Config;
 use super::lockdep::LockGraph;
 use super::report::{Report, Reported, Violation};
-use super::runner::RunSpec;
+use super::spec::RunSpec;
 use super::task::{TaskCell, TaskKind};
 use super::trace::{Cat, Event, Trace};
 
@@ -90,9 +90,9 @@ pub struct Exec {
     last_report_jiffy: Mutex<Option<u64>>,
     failed: AtomicBool,
     /// Registered interrupt handlers, by irq line.
-    pub(crate) irqs: Mutex<BTreeMap<u32, Arc<crate::interrupt::IrqAction>>>,
+    pub(crate) irqs: Mutex<BTreeMap<u32, Arc<super::irq::IrqAction>>>,
     /// The page ledger.
-    mm: BookLock<crate::mm::state::Mm>,
+    mm: BookLock<super::mem::state::Mm>,
     /// `run.config.trace`, one load closer: every context change of every call tests it.
     tracing: bool,
     /// Page references and page memory, made visible to loom: drivers race on them without a
@@ -120,14 +120,14 @@ impl Exec {
             last_report_jiffy: Mutex::new(None),
             failed: AtomicBool::new(false),
             irqs: Mutex::new(BTreeMap::new()),
-            mm: BookLock::new(crate::mm::state::Mm::new(
+            mm: BookLock::new(super::mem::state::Mm::new(
                 &run.config,
                 // DFS and loom re-run a prefix of an earlier execution's schedule, so an
                 // execution's random choices (fault injection) must not depend on its index.
                 run.spec.seed()
                     ^ if matches!(
                         run.spec.scheduler,
-                        super::runner::Scheduler::Dfs { .. } | super::runner::Scheduler::Loom { .. }
+                        super::spec::Scheduler::Dfs { .. } | super::spec::Scheduler::Loom { .. }
                     ) {
                         0
                     } else {
@@ -141,7 +141,7 @@ impl Exec {
 
     /// The page ledger (model bookkeeping: never held across a scheduling point or a report).
     #[inline]
-    pub(crate) fn mm(&self) -> BookGuard<'_, crate::mm::state::Mm> {
+    pub(crate) fn mm(&self) -> BookGuard<'_, super::mem::state::Mm> {
         self.mm.lock()
     }
 
@@ -325,5 +325,25 @@ impl Exec {
             let fp = t.fingerprint();
             r.distinct.entry(fp).or_insert(t);
         }
+    }
+
+    /// Records the backend's deadlock detection (`msg` is its panic message) as a deadlock report
+    /// listing every task's held locks. Called from the runner's `report_escaped_panic` for shuttle, which
+    /// detects deadlocks in its scheduler, and from the backend's loom blocking operations, because
+    /// loom panics inside the task that blocks last (see `backend::loom_blocking`).
+    pub(crate) fn record_deadlock(&self, msg: &str) {
+        let mut body = String::from("ksim: deadlock: every task is blocked\n");
+        body.push_str(&format!("({msg})\n\nShowing all locks held in the system:\n"));
+        let graph = self.run.lockdep();
+        // All tasks are blocked, and shuttle and loom run them on this OS thread: each state is
+        // reachable (`try_state` only guards against a ksim bug).
+        for t in self.tasks() {
+            let Some(st) = t.try_state() else { continue };
+            if !st.held.is_empty() {
+                body.push_str(&graph.held_locks(&t, &st.held));
+            }
+        }
+        drop(graph);
+        self.record_external(None, Violation::Deadlock, body);
     }
 }

@@ -1,5 +1,7 @@
-//! The model behind the API: per-task context, held locks, the trace, reports, the backends and
-//! the runner. Model bookkeeping is never held across a scheduling point (under loom and shuttle
+//! The model behind the API: per-task context and its accounting, might_sleep and the other
+//! checks, held locks and lockdep, the memory ledger, fault injection's decisions, interrupt
+//! lines, the trace, reports, the backends and the runner. It imports only `defs` (never an API
+//! module): the API modules are thin kernel-named calls into it. Model bookkeeping is never held across a scheduling point (under loom and shuttle
 //! every task is a coroutine on one OS thread, so a lock held across a yield would deadlock),
 //! and it is cheap because every simulated call does some: a task's own state is a
 //! thread-bound cell with no lock at all (`task`), state shared between tasks sits behind a
@@ -8,15 +10,23 @@
 
 pub mod backend;
 pub(crate) mod booklock;
-pub mod config;
+pub(crate) mod context;
 pub(crate) mod dfs;
 pub mod exec;
+pub(crate) mod fault;
+pub(crate) mod irq;
 pub(crate) mod lockdep;
+pub(crate) mod mem;
 pub(crate) mod panic;
 pub mod report;
 pub mod runner;
+pub(crate) mod sleep;
+pub mod spec;
 pub mod task;
 pub mod trace;
+
+/// The run configuration (kept at its old path; it is a plain definition, `defs::config`).
+pub use crate::defs::config;
 
 use std::fmt::Write as _;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};

@@ -147,8 +147,8 @@ pub struct KmapSlot {
 impl TaskState {
     fn new(kind: TaskKind) -> Self {
         let (preempt_count, irqs_disabled) = match kind {
-            TaskKind::HardIrq(_) => (crate::preempt::HARDIRQ_OFFSET, true),
-            TaskKind::SoftIrq => (crate::preempt::SOFTIRQ_OFFSET, false),
+            TaskKind::HardIrq(_) => (crate::defs::preempt_mask::HARDIRQ_OFFSET, true),
+            TaskKind::SoftIrq => (crate::defs::preempt_mask::SOFTIRQ_OFFSET, false),
             _ => (0, false),
         };
         TaskState {

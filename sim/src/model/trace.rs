@@ -70,7 +70,7 @@ pub struct Event {
 impl Event {
     /// ftrace's irq-info columns: irqs-off, need-resched, hardirq/softirq, preempt depth.
     pub fn flags(&self) -> String {
-        use crate::preempt::{HARDIRQ_MASK, SOFTIRQ_OFFSET};
+        use crate::defs::preempt_mask::{HARDIRQ_MASK, SOFTIRQ_OFFSET};
         let irq = if self.irqs_off { 'd' } else { '.' };
         let hs = match (self.preempt_count & HARDIRQ_MASK != 0, self.preempt_count & SOFTIRQ_OFFSET != 0) {
             (true, true) => 'H',

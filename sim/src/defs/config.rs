@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::fault_inject::FaultPlan;
+use super::fault::FaultPlan;
 
 /// Which kernel's layout and report text to reproduce (facts §3.1, §3.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -9,10 +9,10 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 use super::frames::{BufId, PageBufs};
-use super::{Page, Zone, PAGE_SIZE};
-use crate::fault_inject::FaultState;
-use crate::gfp::Gfp;
-use crate::model::config::Config;
+use crate::defs::config::Config;
+use crate::defs::gfp::Gfp;
+use crate::defs::mm_types::{Page, Zone, PAGE_SIZE};
+use crate::model::fault::FaultState;
 use crate::model::task::{Site, TaskCell};
 
 /// First pfn handed out (pfn 0 stands for NULL).

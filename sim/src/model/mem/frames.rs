@@ -8,7 +8,7 @@
 //! Buffers are recycled last-freed first and are returned to the host only with the execution's
 //! ledger: a run holds at most its peak of non-zero pages.
 
-use super::PAGE_SIZE;
+use crate::defs::mm_types::PAGE_SIZE;
 
 /// One page of host memory, page-aligned.
 #[repr(C, align(4096))]

@@ -10,7 +10,7 @@
 use std::fmt;
 use std::ops::{BitAnd, BitOr, BitOrAssign, Not};
 
-use crate::model::config::Profile;
+use super::config::Profile;
 
 /// A set of GFP flags (symbolic; see [`Gfp::value`] for a profile's numbers).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]

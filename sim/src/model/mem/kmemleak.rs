@@ -23,8 +23,9 @@ pub(crate) fn check(main: &TaskCell) {
     let _ =
         writeln!(s, "kmemleak: {} new suspected memory leaks (see /sys/kernel/debug/kmemleak)", live.len());
     for (head, order, who) in live.iter().take(SHOWN) {
-        let addr = super::KAddr::direct(*head, 0);
-        let _ = writeln!(s, "unreferenced object {addr} (size {}):", super::PAGE_SIZE << order);
+        let addr = crate::defs::mm_types::KAddr::direct(*head, 0);
+        let _ =
+            writeln!(s, "unreferenced object {addr} (size {}):", crate::defs::mm_types::PAGE_SIZE << order);
         let _ = writeln!(s, "  comm \"{}\", pid {}", who.task, who.pid);
         let _ = writeln!(s, "  backtrace (simulated):\n    {}", who.trace());
     }
