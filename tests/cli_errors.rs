@@ -41,6 +41,12 @@ fn bad_input_is_one_line_and_status_two() {
         (&["replay", "demo-race/replay:/e0"], &["malformed replay token", "schedule"]),
         (&["replay", "no-such/std/e0"], &["unknown scenario 'no-such'"]),
         (&["replay", "demo-race/std/e0/fixed=maybe"], &["invalid value 'maybe'"]),
+        // A setting the scenario fixes (its kernel's profile) is refused, not silently dropped.
+        (
+            &["run", "dax-atomic-unpopulated", "--config", "profile=modern"],
+            &["scenario 'dax-atomic-unpopulated' fixes config key 'profile' to '4.0'", "profile=modern"],
+        ),
+        (&["trace", "rcu-sleep", "--config", "rcu=classic"], &["fixes config key 'rcu' to 'preempt'"]),
         (&["trace", "demo-race", "--format", "xml"], &["xml", "text, jsonl, perfetto"]),
         (&["diff", "demo-race", "--vs", "colour=blue"], &["unknown config key 'colour'"]),
         (&["bench", "gpu"], &["unknown bench group 'gpu'", "core", "all"]),
@@ -71,4 +77,24 @@ fn help_and_version_exit_zero() {
         assert_eq!(code(&o), 0, "{args:?}");
         assert!(!o.stdout.is_empty());
     }
+}
+
+#[test]
+fn check_skips_a_scenario_whose_fixed_setting_the_user_overrides() {
+    let o = ksim(&["check", "dax-atomic-unpopulated", "pmem-atomic", "--config", "profile=modern"]);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 0, "{out}");
+    for sched in ["std", "random", "pct", "dfs", "loom"] {
+        assert!(
+            out.lines().any(|l| l.trim_start().ends_with(&format!(
+                "{sched} # SKIP scenario 'dax-atomic-unpopulated' fixes config key 'profile' to '4.0' (it cannot run with profile=modern)"
+            ))),
+            "{out}"
+        );
+    }
+    assert!(out.contains("ok 1 dax-atomic-unpopulated mode=observed # SKIP"), "{out}");
+    // The same value as the scenario's own is honoured.
+    let o = ksim(&["run", "dax-atomic-unpopulated", "--config", "profile=4.0"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("config:     profile=4.0"), "{}", stdout(&o));
 }

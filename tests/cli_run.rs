@@ -63,3 +63,29 @@ fn replay_prints_what_the_run_printed() {
         assert!(replay.stderr.is_empty(), "the replay failed the same way");
     }
 }
+
+#[test]
+fn std_run_of_several_tasks_names_a_deterministic_replay_instead() {
+    // dax-atomic-vs-flush races three tasks: under std each run may end differently, so no std
+    // token is offered; the command offered instead reproduces the same kind of failure.
+    for _ in 0..3 {
+        let o = ksim(&["run", "dax-atomic-vs-flush", "--scheduler", "std"]);
+        let text = stdout(&o);
+        assert!(!text.contains("/std/e"), "{text}");
+        let Some(line) = text.lines().find(|l| l.starts_with("replay: ")) else { continue };
+        let cmd = line
+            .strip_prefix("replay: none (std, 3 tasks on real threads); reproduce with: ksim replay ")
+            .unwrap_or_else(|| panic!("{line}"));
+        let verdict = |t: &str| t.lines().find_map(|l| l.strip_prefix("verdict:    ")).map(str::to_string);
+        let replayed = ksim(&["replay", cmd]);
+        assert_eq!(code(&replayed), 0, "{}", stdout(&replayed));
+        assert_eq!(verdict(&stdout(&replayed)), verdict(&text), "{cmd} reproduces the kind");
+    }
+    // A std token of it is refused in one line that names a replayable command.
+    let o = ksim(&["replay", "dax-atomic-vs-flush/std/e0"]);
+    assert_eq!(code(&o), 2);
+    let err = common::stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("names a std run of 3 tasks on real threads"), "{err}");
+    assert!(err.contains("reproduce it with: ksim replay dax-atomic-vs-flush/"), "{err}");
+}

@@ -103,9 +103,18 @@ impl Scenario {
         s
     }
 
-    /// Refuses a setting the scenario does not use: it would not change the run, and a user who
-    /// asked for it should not be told the run had it.
+    /// Refuses a setting the scenario does not use, or one it fixes to another value (its
+    /// driver generation's profile, say): either would not change the run, and a user who asked
+    /// for it should not be told the run had it.
     pub fn check_keys(&self, user: &Settings) -> Result<(), String> {
+        for (k, v) in user.given() {
+            if let Some((_, own)) = self.base.iter().find(|(b, own)| *b == k && *own != v) {
+                return Err(format!(
+                    "scenario '{}' fixes config key '{k}' to '{own}' (it cannot run with {k}={v})",
+                    self.name
+                ));
+            }
+        }
         match user.keys().find(|k| !KERNEL_KEYS.contains(k) && !self.keys.contains(k)) {
             None => Ok(()),
             Some(k) => {

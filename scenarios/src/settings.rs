@@ -34,9 +34,26 @@ pub const KEYS: &[Key] = &[
 /// Lowmem pages of the highmem machine (1 MiB: small, so scenarios reach highmem quickly).
 const LOWMEM_PAGES: u64 = 256;
 
-/// A parsed set of settings (only the non-default ones are kept, in key order).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Settings(BTreeMap<&'static str, &'static str>);
+/// A parsed set of settings. Only the non-default values make up the settings (their label,
+/// equality and hash); every value the user gave, defaults included, is remembered too, so that
+/// a scenario that fixes a key can refuse an explicit request for another value
+/// ([`crate::Scenario::check_keys`]) instead of silently keeping its own.
+#[derive(Clone, Debug, Default)]
+pub struct Settings(BTreeMap<&'static str, &'static str>, BTreeMap<&'static str, &'static str>);
+
+impl PartialEq for Settings {
+    fn eq(&self, other: &Settings) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for Settings {}
+
+impl std::hash::Hash for Settings {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.hash(h);
+    }
+}
 
 impl Settings {
     /// Parses `key=value` pairs (from `--config` flags or a token's comma-joined label).
@@ -67,6 +84,7 @@ impl Settings {
         let v = k.values.iter().find(|v| **v == value).ok_or_else(|| {
             format!("invalid value '{value}' for config key '{key}' (valid: {})", k.values.join(", "))
         })?;
+        self.1.insert(k.name, v);
         if *v == k.default {
             self.0.remove(k.name);
         } else {
@@ -86,6 +104,11 @@ impl Settings {
     /// The keys set to a non-default value, in key order.
     pub fn keys(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.0.keys().copied()
+    }
+
+    /// Every key the user gave a value to (defaults included) with that value, in key order.
+    pub fn given(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+        self.1.iter().map(|(k, v)| (*k, *v))
     }
 
     /// `key` is `on`/`yes`.

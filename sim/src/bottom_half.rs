@@ -1,7 +1,7 @@
 //! `include/linux/bottom_half.h`: `local_bh_disable()` adds `SOFTIRQ_DISABLE_OFFSET` (0x200)
 //! to preempt_count; `in_softirq()` is then true and `might_sleep()` fires.
 
-use std::panic::Location;
+use crate::defs::loc::Loc;
 
 use crate::defs::preempt_mask::SOFTIRQ_DISABLE_OFFSET;
 use crate::model::context::{bh_disable, bh_enable};
@@ -14,11 +14,11 @@ use crate::model::task::Site;
 /// Process or softirq context; does not sleep; the task is atomic until `local_bh_enable()`.
 #[track_caller]
 pub fn local_bh_disable() {
-    bh_disable(&current(), SOFTIRQ_DISABLE_OFFSET, Site { at: Location::caller(), op: "local_bh_disable" });
+    bh_disable(&current(), SOFTIRQ_DISABLE_OFFSET, Site { at: Loc::caller(), op: "local_bh_disable" });
 }
 
 /// `local_bh_enable()`: -0x200 (pending softirqs would run here in the kernel).
 #[track_caller]
 pub fn local_bh_enable() {
-    bh_enable(&current(), SOFTIRQ_DISABLE_OFFSET, Site { at: Location::caller(), op: "local_bh_enable" });
+    bh_enable(&current(), SOFTIRQ_DISABLE_OFFSET, Site { at: Loc::caller(), op: "local_bh_enable" });
 }

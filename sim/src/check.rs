@@ -2,7 +2,7 @@
 //! its shadow model, and the errnos it gets with the ones the kernel returns. A failed check is
 //! a report like any other, with the task, the simulated call trace and the replay line.
 
-use std::panic::Location;
+use crate::defs::loc::Loc;
 
 use crate::model::current;
 use crate::model::report::Violation;
@@ -16,7 +16,7 @@ pub fn expect(ok: bool, what: impl FnOnce() -> String) {
     if ok {
         return;
     }
-    let at = Location::caller();
+    let at = Loc::caller();
     let t = current();
     let body = format!("ksim: integrity check failed at {}:{}: {}\n", at.file(), at.line(), what());
     t.exec.report(&t, Violation::Integrity, body, "ksim::check::expect");

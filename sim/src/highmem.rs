@@ -6,8 +6,8 @@
 //!   increment; modern: `preempt_disable()` + `pagefault_disable()`), mappings nest strictly;
 //! - `kmap_local_page()` is not atomic but nests strictly too.
 
+use crate::defs::loc::Loc;
 use std::fmt::Write as _;
-use std::panic::Location;
 
 use crate::defs::mm_types::PKMAP;
 use crate::defs::preempt_mask::PREEMPT_OFFSET;
@@ -59,7 +59,7 @@ pub fn page_address(page: Page) -> Option<KAddr> {
 /// May sleep (`might_sleep()`).
 #[track_caller]
 pub fn kmap(page: Page) -> KAddr {
-    might_sleep_at(Location::caller(), "kmap()", None);
+    might_sleep_at(Loc::caller(), "kmap()", None);
     let t = current();
     let addr = {
         let mut mm = t.exec.mm();
@@ -94,7 +94,7 @@ pub fn kunmap(page: Page) {
     trace_map(&t, "kunmap", page.pfn);
 }
 
-fn push_map(page: Page, atomic: bool, at: &'static Location<'static>) -> KAddr {
+fn push_map(page: Page, atomic: bool, at: Loc) -> KAddr {
     let t = current();
     let op = if atomic { "kmap_atomic" } else { "kmap_local_page" };
     let site = Site { at, op };
@@ -118,7 +118,7 @@ fn push_map(page: Page, atomic: bool, at: &'static Location<'static>) -> KAddr {
     KAddr { map: id, ..KAddr::direct(page.pfn, page.gen) }
 }
 
-fn pop_map(addr: KAddr, atomic: bool, at: &'static Location<'static>) {
+fn pop_map(addr: KAddr, atomic: bool, at: Loc) {
     let t = current();
     let op = if atomic { "kunmap_atomic" } else { "kunmap_local" };
     let site = Site { at, op };
@@ -148,7 +148,7 @@ fn pop_map(addr: KAddr, atomic: bool, at: &'static Location<'static>) {
 /// `kunmap_atomic()` / `kunmap_local()` of an address that is not the most recent mapping: the
 /// nesting report, then the mapping (if it is one) is released anyway.
 #[cold]
-fn pop_out_of_order(t: &TaskCell, addr: KAddr, at: &'static Location<'static>, op: &'static str) {
+fn pop_out_of_order(t: &TaskCell, addr: KAddr, at: Loc, op: &'static str) {
     let (top, pos) = {
         let st = t.state();
         (st.kmaps.last().copied(), st.kmaps.iter().rposition(|k| k.id == addr.map))
@@ -193,13 +193,13 @@ fn pop_out_of_order(t: &TaskCell, addr: KAddr, at: &'static Location<'static>, o
 /// Any; does not sleep; nothing may sleep until the matching `kunmap_atomic()`.
 #[track_caller]
 pub fn kmap_atomic(page: Page) -> KAddr {
-    push_map(page, true, Location::caller())
+    push_map(page, true, Loc::caller())
 }
 
 /// `kunmap_atomic(addr)`: must unmap the most recent `kmap_atomic()`.
 #[track_caller]
 pub fn kunmap_atomic(addr: KAddr) {
-    pop_map(addr, true, Location::caller())
+    pop_map(addr, true, Loc::caller())
 }
 
 /// `kmap_local_page(page)`: a thread-local mapping; preemptible.
@@ -208,19 +208,19 @@ pub fn kunmap_atomic(addr: KAddr) {
 /// Any; the task may sleep while holding it.
 #[track_caller]
 pub fn kmap_local_page(page: Page) -> KAddr {
-    push_map(page, false, Location::caller())
+    push_map(page, false, Loc::caller())
 }
 
 /// `kunmap_local(addr)`: must unmap the most recent `kmap_local_page()`.
 #[track_caller]
 pub fn kunmap_local(addr: KAddr) {
-    pop_map(addr, false, Location::caller())
+    pop_map(addr, false, Loc::caller())
 }
 
 /// `clear_highpage(page)`: zeroes a page through a temporary atomic mapping.
 #[track_caller]
 pub fn clear_highpage(page: Page) {
-    let at = Location::caller();
+    let at = Loc::caller();
     let a = push_map(page, true, at);
     memset(a, 0, PAGE_SIZE);
     pop_map(a, true, at);
@@ -233,7 +233,7 @@ pub fn clear_highpage(page: Page) {
 /// `VM_BUG_ON`); an overrun is reported as out of bounds.
 #[track_caller]
 pub fn memcpy_to_page(page: Page, offset: usize, from: &[u8]) {
-    let at = Location::caller();
+    let at = Loc::caller();
     let a = push_map(page, false, at);
     memcpy_to(a.add(offset), from);
     pop_map(a, false, at);
@@ -242,7 +242,7 @@ pub fn memcpy_to_page(page: Page, offset: usize, from: &[u8]) {
 /// `memcpy_from_page(to, page, offset, len)`.
 #[track_caller]
 pub fn memcpy_from_page(to: &mut [u8], page: Page, offset: usize) {
-    let at = Location::caller();
+    let at = Loc::caller();
     let a = push_map(page, false, at);
     memcpy_from(to, a.add(offset));
     pop_map(a, false, at);

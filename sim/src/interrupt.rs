@@ -8,10 +8,13 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::defs::loc::Loc;
 use crate::errno::Errno;
+use crate::model::context::interrupt_entry;
 use crate::model::irq::IrqAction;
 pub use crate::model::irq::IrqReturn;
 use crate::model::sleep::might_sleep_at;
+use crate::model::task::Site;
 use crate::model::task::TaskKind;
 use crate::model::{current, spawn_task, TaskHandle};
 
@@ -25,7 +28,8 @@ pub fn request_irq(
     name: &'static str,
     handler: impl Fn(u32) -> IrqReturn + Send + Sync + 'static,
 ) -> Result<(), Errno> {
-    might_sleep_at(std::panic::Location::caller(), "request_irq()", None);
+    let at = Loc::caller();
+    might_sleep_at(at, "request_irq()", None);
     let t = current();
     let mut irqs = t.exec.irqs.lock().unwrap_or_else(|e| e.into_inner());
     if irqs.contains_key(&irq) {
@@ -33,7 +37,7 @@ pub fn request_irq(
     }
     irqs.insert(
         irq,
-        Arc::new(IrqAction { name, handler: Box::new(handler), running: Mutex::new(Vec::new()) }),
+        Arc::new(IrqAction { name, at, handler: Box::new(handler), running: Mutex::new(Vec::new()) }),
     );
     Ok(())
 }
@@ -49,6 +53,9 @@ pub fn generate_irq(irq: u32) -> bool {
     let Some(action) = action else { return false };
     let a = action.clone();
     let h = spawn_task(&format!("irq/{irq}-{}", action.name), TaskKind::HardIrq(irq), None, move || {
+        // The handler runs as the irq core enters it: hardirqs were disabled at its entry
+        // (named after where the handler was installed).
+        interrupt_entry(&current(), true, Site { at: a.at, op: "handle_irq_event" });
         crate::kfn!(a.name);
         (a.handler)(irq)
     });
@@ -62,7 +69,7 @@ pub fn generate_irq(irq: u32) -> bool {
 /// May sleep.
 #[track_caller]
 pub fn synchronize_irq(irq: u32) {
-    might_sleep_at(std::panic::Location::caller(), "synchronize_irq()", None);
+    might_sleep_at(Loc::caller(), "synchronize_irq()", None);
     let t = current();
     let action = t.exec.irqs.lock().unwrap_or_else(|e| e.into_inner()).get(&irq).cloned();
     if let Some(a) = action {
@@ -87,6 +94,8 @@ type TaskletFn = dyn Fn() + Send + Sync + 'static;
 
 struct TaskletInner {
     name: &'static str,
+    /// Where it was initialised (the softirq entry stamp of its runs names it).
+    at: Loc,
     func: Box<TaskletFn>,
     scheduled: AtomicBool,
     running: Mutex<Vec<TaskHandle<()>>>,
@@ -98,9 +107,11 @@ pub struct Tasklet(Arc<TaskletInner>);
 
 impl Tasklet {
     /// `tasklet_init(t, func, data)`.
+    #[track_caller]
     pub fn new(name: &'static str, func: impl Fn() + Send + Sync + 'static) -> Self {
         Tasklet(Arc::new(TaskletInner {
             name,
+            at: Loc::caller(),
             func: Box::new(func),
             scheduled: AtomicBool::new(false),
             running: Mutex::new(Vec::new()),
@@ -119,6 +130,7 @@ pub fn tasklet_schedule(t: &Tasklet) -> bool {
     let inner = t.0.clone();
     let h = spawn_task(&format!("ksoftirqd/{}", t.0.name), TaskKind::SoftIrq, None, move || {
         inner.scheduled.store(false, Ordering::SeqCst);
+        interrupt_entry(&current(), false, Site { at: inner.at, op: "tasklet_action" });
         crate::kfn!(inner.name);
         (inner.func)();
     });
@@ -132,7 +144,7 @@ pub fn tasklet_schedule(t: &Tasklet) -> bool {
 /// May sleep.
 #[track_caller]
 pub fn tasklet_kill(t: &Tasklet) {
-    might_sleep_at(std::panic::Location::caller(), "tasklet_kill()", None);
+    might_sleep_at(Loc::caller(), "tasklet_kill()", None);
     let hs: Vec<_> = std::mem::take(&mut *t.0.running.lock().unwrap_or_else(|e| e.into_inner()));
     for h in hs {
         h.join();

@@ -2,7 +2,7 @@
 //! another simulated CPU (its handler is a task), so disabling irqs here changes what the checks
 //! see — `irqs_disabled()` makes `might_sleep()` fire — not which handlers may run.
 
-use std::panic::Location;
+use crate::defs::loc::Loc;
 
 use crate::model::context::set_irqs;
 use crate::model::current;
@@ -21,7 +21,7 @@ pub struct IrqFlags {
 /// Any. Leaves preempt_count alone but makes `irqs_disabled()` true, which `might_sleep()` checks.
 #[track_caller]
 pub fn local_irq_disable() {
-    set_irqs(&current(), true, Site { at: Location::caller(), op: "local_irq_disable" });
+    set_irqs(&current(), true, Site { at: Loc::caller(), op: "local_irq_disable" });
 }
 
 /// `local_irq_enable()`.
@@ -31,7 +31,7 @@ pub fn local_irq_disable() {
 /// interrupts" when it returns).
 #[track_caller]
 pub fn local_irq_enable() {
-    set_irqs(&current(), false, Site { at: Location::caller(), op: "local_irq_enable" });
+    set_irqs(&current(), false, Site { at: Loc::caller(), op: "local_irq_enable" });
 }
 
 /// `local_irq_save(flags)`: disables irqs and returns the previous state.
@@ -39,14 +39,14 @@ pub fn local_irq_enable() {
 pub fn local_irq_save() -> IrqFlags {
     let t = current();
     let disabled = t.state().irqs_disabled;
-    set_irqs(&t, true, Site { at: Location::caller(), op: "local_irq_save" });
+    set_irqs(&t, true, Site { at: Loc::caller(), op: "local_irq_save" });
     IrqFlags { disabled }
 }
 
 /// `local_irq_restore(flags)`.
 #[track_caller]
 pub fn local_irq_restore(flags: IrqFlags) {
-    set_irqs(&current(), flags.disabled, Site { at: Location::caller(), op: "local_irq_restore" });
+    set_irqs(&current(), flags.disabled, Site { at: Loc::caller(), op: "local_irq_restore" });
 }
 
 /// `irqs_disabled()`.

@@ -1,5 +1,6 @@
 //! `include/linux/kthread.h`: kernel threads, in process context (they may sleep).
 
+use crate::defs::loc::Loc;
 pub use crate::model::TaskHandle;
 use crate::model::{spawn_task, task::TaskKind};
 
@@ -24,6 +25,6 @@ where
 /// May sleep.
 #[track_caller]
 pub fn kthread_stop<T>(k: TaskHandle<T>) -> T {
-    crate::model::sleep::might_sleep_at(std::panic::Location::caller(), "kthread_stop()", None);
+    crate::model::sleep::might_sleep_at(Loc::caller(), "kthread_stop()", None);
     k.join()
 }

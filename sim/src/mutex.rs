@@ -3,7 +3,7 @@
 //! lockdep's acquire check, and if the mutex is contended the task really blocks — and
 //! `schedule_debug()` reports "scheduling while atomic" if it is atomic then.
 
-use std::panic::Location;
+use crate::defs::loc::Loc;
 
 use crate::model::backend::{RawGuard, RawMutex};
 use crate::model::current;
@@ -22,7 +22,7 @@ pub struct MutexGuard<'a, T> {
     guard: Option<RawGuard<'a, T>>,
     lock: &'a Mutex<T>,
     task: std::sync::Arc<TaskCell>,
-    taken_at: &'static Location<'static>,
+    taken_at: Loc,
 }
 
 impl<T> Mutex<T> {
@@ -41,7 +41,7 @@ impl<T> Mutex<T> {
     /// Process context; may sleep (`might_sleep()` at entry, every call).
     #[track_caller]
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        let at = Location::caller();
+        let at = Loc::caller();
         might_sleep_at(at, "mutex_lock()", None);
         let t = current();
         lock_acquire(&t, self.name, self.id(), LockKind::Mutex, Site { at, op: "mutex_lock" });
@@ -58,7 +58,7 @@ impl<T> Mutex<T> {
     /// `mutex_trylock(&m)`: never sleeps.
     #[track_caller]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        let at = Location::caller();
+        let at = Loc::caller();
         let g = self.raw.try_lock()?;
         let t = current();
         lock_acquire(&t, self.name, self.id(), LockKind::Mutex, Site { at, op: "mutex_trylock" });
@@ -70,10 +70,10 @@ impl<T> MutexGuard<'_, T> {
     /// `mutex_unlock(&m)` at the caller's location.
     #[track_caller]
     pub fn unlock(mut self) {
-        self.release(Location::caller());
+        self.release(Loc::caller());
     }
 
-    fn release(&mut self, at: &'static Location<'static>) {
+    fn release(&mut self, at: Loc) {
         let Some(g) = self.guard.take() else { return };
         if !std::thread::panicking() {
             lock_release(&self.task, self.lock.name, self.lock.id(), at, "mutex_unlock");
@@ -111,5 +111,5 @@ pub fn mutex_lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[track_caller]
 pub fn mutex_unlock<T>(g: MutexGuard<'_, T>) {
     let mut g = g;
-    g.release(Location::caller());
+    g.release(Loc::caller());
 }

@@ -2,7 +2,7 @@
 //! predicates. The layout (the masks, re-exported here) is `defs::preempt_mask`; the counting
 //! is the model's (`model::context`).
 
-use std::panic::Location;
+use crate::defs::loc::Loc;
 
 pub use crate::defs::preempt_mask::*;
 use crate::model::context::{count_add, count_sub};
@@ -17,7 +17,7 @@ use crate::model::task::Site;
 pub fn preempt_disable() {
     let t = current();
     if t.exec.config().preempt_count {
-        count_add(&t, PREEMPT_OFFSET, Site { at: Location::caller(), op: "preempt_disable" });
+        count_add(&t, PREEMPT_OFFSET, Site { at: Loc::caller(), op: "preempt_disable" });
     }
 }
 
@@ -30,7 +30,7 @@ pub fn preempt_disable() {
 pub fn preempt_enable() {
     let t = current();
     if t.exec.config().preempt_count {
-        count_sub(&t, PREEMPT_OFFSET, Site { at: Location::caller(), op: "preempt_enable" });
+        count_sub(&t, PREEMPT_OFFSET, Site { at: Loc::caller(), op: "preempt_enable" });
     }
 }
 

@@ -11,10 +11,10 @@
 //! Lookups are lock-free under RCU; reads and writes of the slots go through a loom ghost so
 //! loom explores their orders against the writers.
 
+use crate::defs::loc::Loc;
 use crate::model::booklock::{BookGuard, BookLock};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::panic::Location;
 
 use crate::errno::Errno;
 use crate::gfp::{gfpflags_allow_blocking, Gfp};
@@ -292,7 +292,7 @@ impl<T: Clone> RadixTreeRoot<T> {
     /// Writers serialise (brd: `brd_lock`). Node allocation as described in the module docs.
     #[track_caller]
     pub fn insert(&self, index: u64, item: T) -> Result<(), Errno> {
-        let at = Location::caller();
+        let at = Loc::caller();
         self.ghost.write();
         let need = {
             let g = self.inner();
@@ -312,7 +312,7 @@ impl<T: Clone> RadixTreeRoot<T> {
     }
 
     /// `radix_tree_node_alloc()` for `n` nodes.
-    fn node_alloc(&self, n: u32, at: &'static Location<'static>) -> Result<(), Errno> {
+    fn node_alloc(&self, n: u32, at: Loc) -> Result<(), Errno> {
         let t = current();
         for _ in 0..n {
             let from_pool = !gfpflags_allow_blocking(self.gfp) && !in_interrupt() && {
@@ -370,7 +370,7 @@ impl<T: Clone> RadixTreeRoot<T> {
 /// (the kernel WARNs otherwise; use `radix_tree_maybe_preload`).
 #[track_caller]
 pub fn radix_tree_preload(gfp: Gfp) -> Result<(), Errno> {
-    let at = Location::caller();
+    let at = Loc::caller();
     let t = current();
     let site = Site { at, op: "radix_tree_preload" };
     if !gfpflags_allow_blocking(gfp) {
@@ -404,7 +404,7 @@ pub fn radix_tree_maybe_preload(gfp: Gfp) -> Result<(), Errno> {
         return radix_tree_preload(gfp);
     }
     let t = current();
-    preempt_off(&t, Site { at: Location::caller(), op: "radix_tree_maybe_preload" });
+    preempt_off(&t, Site { at: Loc::caller(), op: "radix_tree_maybe_preload" });
     Ok(())
 }
 
@@ -412,7 +412,7 @@ pub fn radix_tree_maybe_preload(gfp: Gfp) -> Result<(), Errno> {
 #[track_caller]
 pub fn radix_tree_preload_end() {
     let t = current();
-    preempt_on(&t, Site { at: Location::caller(), op: "radix_tree_preload_end" });
+    preempt_on(&t, Site { at: Loc::caller(), op: "radix_tree_preload_end" });
 }
 
 #[cfg(test)]

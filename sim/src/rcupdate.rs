@@ -7,7 +7,7 @@
 //! - preemptible (`CONFIG_PREEMPT_RCU`): a separate nesting counter, reported as
 //!   `RCU nest depth: 1, expected: 0` with `preempt_count: 0`.
 
-use std::panic::Location;
+use crate::defs::loc::Loc;
 
 use crate::defs::preempt_mask::PREEMPT_OFFSET;
 use crate::model::backend::{try_backend, yield_now, BackendKind, Ghost};
@@ -72,7 +72,7 @@ fn updater_order(start: bool) {
 #[track_caller]
 pub fn rcu_read_lock() {
     let t = current();
-    let site = Site { at: Location::caller(), op: "rcu_read_lock" };
+    let site = Site { at: Loc::caller(), op: "rcu_read_lock" };
     let cfg = t.exec.config();
     t.rcu.enter();
     // After the reader is visible as inside: a grace period that misses it is ordered before it.
@@ -90,7 +90,7 @@ pub fn rcu_read_lock() {
 #[track_caller]
 pub fn rcu_read_unlock() {
     let t = current();
-    let site = Site { at: Location::caller(), op: "rcu_read_unlock" };
+    let site = Site { at: Loc::caller(), op: "rcu_read_unlock" };
     let cfg = t.exec.config();
     // Before the reader is visible as outside: a grace period that waited for it is ordered
     // after its section.
@@ -118,7 +118,7 @@ pub fn rcu_read_lock_held() -> bool {
 /// section (which `might_sleep()` reports).
 #[track_caller]
 pub fn synchronize_rcu() {
-    let at = Location::caller();
+    let at = Loc::caller();
     might_sleep_at(at, "synchronize_rcu()", None);
     updater_order(true);
     let t = current();

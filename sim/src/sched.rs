@@ -2,7 +2,7 @@
 //! and the primitives that sleep (`cond_resched`, `msleep`, `schedule`), `non_block_start/end`,
 //! the contract annotation for may-sleep APIs, the simulated call stack, and `BUG_ON`.
 
-use std::panic::Location;
+use crate::defs::loc::Loc;
 
 use crate::defs::config::CheckMode;
 use crate::model::backend::yield_now;
@@ -19,14 +19,14 @@ use crate::model::trace::Cat;
 /// PREEMPT_RCU nest depth) is 0, irqs are enabled and `non_block` is 0.
 #[track_caller]
 pub fn might_sleep() {
-    might_sleep_check(Location::caller(), "might_sleep()", 0, None);
+    might_sleep_check(Loc::caller(), "might_sleep()", 0, None);
 }
 
 /// `might_sleep_if(cond)`.
 #[track_caller]
 pub fn might_sleep_if(cond: bool) {
     if cond {
-        might_sleep_check(Location::caller(), "might_sleep()", 0, None);
+        might_sleep_check(Loc::caller(), "might_sleep()", 0, None);
     }
 }
 
@@ -44,7 +44,7 @@ pub fn might_sleep_contract(api: &str, why: &str) {
     }
     drop(t);
     let note = format!("ksim: contract: {api} may sleep ({why})");
-    might_sleep_check(Location::caller(), api, 0, Some(&note));
+    might_sleep_check(Loc::caller(), api, 0, Some(&note));
 }
 
 /// `schedule()`: gives up the CPU. Not annotated with `might_sleep()` in the kernel; a call in
@@ -55,7 +55,7 @@ pub fn might_sleep_contract(api: &str, why: &str) {
 #[track_caller]
 pub fn schedule() {
     let t = current();
-    schedule_debug(&t, Location::caller(), "schedule()");
+    schedule_debug(&t, Loc::caller(), "schedule()");
     t.exec.emit(&t, Cat::Sleep, "schedule", String::new);
     drop(t);
     yield_now();
@@ -67,7 +67,7 @@ pub fn schedule() {
 /// May sleep.
 #[track_caller]
 pub fn cond_resched() {
-    might_sleep_check(Location::caller(), "cond_resched()", 0, None);
+    might_sleep_check(Loc::caller(), "cond_resched()", 0, None);
     yield_now();
 }
 
@@ -77,7 +77,7 @@ pub fn cond_resched() {
 /// Sleeps: `might_sleep()`, then it really schedules ("scheduling while atomic" if atomic).
 #[track_caller]
 pub fn msleep(ms: u64) {
-    let at = Location::caller();
+    let at = Loc::caller();
     might_sleep_check(at, "msleep()", 0, None);
     let t = current();
     schedule_debug(&t, at, "msleep()");
@@ -149,7 +149,7 @@ macro_rules! kfn {
 /// `panic_on_report` says.
 #[track_caller]
 pub fn bug() -> ! {
-    let at = Location::caller();
+    let at = Loc::caller();
     let t = current();
     let body = format!(
         "kernel BUG at {}:{}!\ninvalid opcode: 0000 [#1] SMP\nCPU: 0 PID: {} Comm: {}\n",

@@ -11,7 +11,7 @@
 //! then lockdep's acquire check, then the lock itself (a scheduling point). Unlocking runs the
 //! same steps backwards. Guards unlock on drop; the kernel-named functions take and return them.
 
-use std::panic::Location;
+use crate::defs::loc::Loc;
 
 use crate::defs::preempt_mask::{PREEMPT_OFFSET, SOFTIRQ_LOCK_OFFSET};
 use crate::model::backend::{RawGuard, RawMutex};
@@ -42,7 +42,7 @@ pub struct SpinLockGuard<'a, T> {
     flavour: Flavour,
     task: std::sync::Arc<TaskCell>,
     /// Where it was taken: an implicit unlock (end of scope) is traced at the taking site.
-    taken_at: &'static Location<'static>,
+    taken_at: Loc,
 }
 
 impl<T> SpinLock<T> {
@@ -62,20 +62,15 @@ impl<T> SpinLock<T> {
 
     #[track_caller]
     fn acquire(&self, flavour: Flavour, op: &'static str) -> SpinLockGuard<'_, T> {
-        self.acquire_at(flavour, op, Location::caller())
+        self.acquire_at(flavour, op, Loc::caller())
     }
 
     /// `spin_lock()` on behalf of an API that takes the lock at its caller's location.
-    pub(crate) fn lock_at(&self, at: &'static Location<'static>) -> SpinLockGuard<'_, T> {
+    pub(crate) fn lock_at(&self, at: Loc) -> SpinLockGuard<'_, T> {
         self.acquire_at(Flavour::Plain, "spin_lock", at)
     }
 
-    fn acquire_at(
-        &self,
-        flavour: Flavour,
-        op: &'static str,
-        at: &'static Location<'static>,
-    ) -> SpinLockGuard<'_, T> {
+    fn acquire_at(&self, flavour: Flavour, op: &'static str, at: Loc) -> SpinLockGuard<'_, T> {
         let t = current();
         let site = Site { at, op };
         let cfg_count = t.exec.config().preempt_count;
@@ -135,10 +130,10 @@ impl<T> SpinLockGuard<'_, T> {
     /// Unlocks at the caller's location (dropping the guard unlocks too, located at the drop).
     #[track_caller]
     pub fn unlock(mut self) {
-        self.release(Location::caller());
+        self.release(Loc::caller());
     }
 
-    fn release(&mut self, at: &'static Location<'static>) {
+    fn release(&mut self, at: Loc) {
         let Some(g) = self.guard.take() else { return };
         let t = self.task.clone();
         if std::thread::panicking() {
@@ -206,7 +201,7 @@ pub fn spin_lock<T>(lock: &SpinLock<T>) -> SpinLockGuard<'_, T> {
 /// `spin_unlock(&lock)`.
 #[track_caller]
 pub fn spin_unlock<T>(guard: SpinLockGuard<'_, T>) {
-    guard.unlock_at(Location::caller());
+    guard.unlock_at(Loc::caller());
 }
 
 /// `spin_lock_irq(&lock)`.
@@ -225,7 +220,7 @@ pub fn spin_lock_irqsave<T>(lock: &SpinLock<T>) -> SpinLockGuard<'_, T> {
 /// `spin_unlock_irqrestore(&lock, flags)`.
 #[track_caller]
 pub fn spin_unlock_irqrestore<T>(guard: SpinLockGuard<'_, T>) {
-    guard.unlock_at(Location::caller());
+    guard.unlock_at(Loc::caller());
 }
 
 /// `spin_lock_bh(&lock)`.
@@ -235,7 +230,7 @@ pub fn spin_lock_bh<T>(lock: &SpinLock<T>) -> SpinLockGuard<'_, T> {
 }
 
 impl<T> SpinLockGuard<'_, T> {
-    pub(crate) fn unlock_at(mut self, at: &'static Location<'static>) {
+    pub(crate) fn unlock_at(mut self, at: Loc) {
         self.release(at);
     }
 }

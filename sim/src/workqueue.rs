@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::defs::loc::Loc;
 use crate::model::sleep::might_sleep_at;
 use crate::model::task::TaskKind;
 use crate::model::{spawn_task, TaskHandle};
@@ -99,7 +100,7 @@ pub fn schedule_work(work: &WorkStruct) -> bool {
 /// May sleep.
 #[track_caller]
 pub fn flush_work(work: &WorkStruct) -> bool {
-    might_sleep_at(std::panic::Location::caller(), "flush_work()", None);
+    might_sleep_at(Loc::caller(), "flush_work()", None);
     let handles: Vec<TaskHandle<()>> =
         std::mem::take(&mut *work.0.running.lock().unwrap_or_else(|e| e.into_inner()));
     let waited = !handles.is_empty();
@@ -115,7 +116,7 @@ pub fn flush_work(work: &WorkStruct) -> bool {
 /// May sleep.
 #[track_caller]
 pub fn flush_workqueue(wq: &Workqueue) {
-    let at = std::panic::Location::caller();
+    let at = Loc::caller();
     might_sleep_at(at, "flush_workqueue()", None);
     let works: Vec<WorkStruct> = wq.works.lock().unwrap_or_else(|e| e.into_inner()).clone();
     for w in works {

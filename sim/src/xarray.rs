@@ -6,7 +6,7 @@
 //! lock, disabled preemption — and the allocation runs the full `might_sleep()` check against
 //! them. With a non-blocking GFP the node is allocated under the lock.
 
-use std::panic::Location;
+use crate::defs::loc::Loc;
 
 use crate::errno::Errno;
 use crate::gfp::{gfpflags_allow_blocking, Gfp};
@@ -70,7 +70,7 @@ impl<T: Clone + PartialEq> XArray<T> {
 /// A spinlock: the holder is atomic.
 #[track_caller]
 pub fn xa_lock<T>(xa: &XArray<T>) -> XaLockGuard<'_, T> {
-    XaLockGuard { xa, guard: Some(xa.lock.lock_at(Location::caller())) }
+    XaLockGuard { xa, guard: Some(xa.lock.lock_at(Loc::caller())) }
 }
 
 /// `xa_unlock(xa)`.
@@ -78,7 +78,7 @@ pub fn xa_lock<T>(xa: &XArray<T>) -> XaLockGuard<'_, T> {
 pub fn xa_unlock<T>(g: XaLockGuard<'_, T>) {
     let mut g = g;
     if let Some(s) = g.guard.take() {
-        s.unlock_at(Location::caller());
+        s.unlock_at(Loc::caller());
     }
 }
 
@@ -101,7 +101,7 @@ fn nomem<T: Clone + PartialEq>(
     g: &mut XaLockGuard<'_, T>,
     index: u64,
     gfp: Gfp,
-    at: &'static Location<'static>,
+    at: Loc,
 ) -> Result<(), Errno> {
     let need = {
         let inner = g.xa.inner();
@@ -166,7 +166,7 @@ pub fn __xa_store<T: Clone + PartialEq>(
     entry: T,
     gfp: Gfp,
 ) -> Result<Option<T>, Errno> {
-    nomem(g, index, gfp, Location::caller())?;
+    nomem(g, index, gfp, Loc::caller())?;
     Ok(store(g.xa, index, Some(entry)))
 }
 
@@ -191,7 +191,7 @@ pub fn __xa_cmpxchg<T: Clone + PartialEq>(
         if cur != old {
             return Ok(cur);
         }
-        nomem(g, index, gfp, Location::caller())?;
+        nomem(g, index, gfp, Loc::caller())?;
     }
     g.xa.ghost.read();
     let cur = g.xa.inner().items.get(index).cloned();
@@ -217,7 +217,7 @@ pub fn xa_store<T: Clone + PartialEq>(
     entry: T,
     gfp: Gfp,
 ) -> Result<Option<T>, Errno> {
-    let at = Location::caller();
+    let at = Loc::caller();
     let mut g = XaLockGuard { xa, guard: Some(xa.lock.lock_at(at)) };
     nomem(&mut g, index, gfp, at)?;
     let old = store(xa, index, Some(entry));
@@ -230,7 +230,7 @@ pub fn xa_store<T: Clone + PartialEq>(
 /// `xa_erase(xa, index)`.
 #[track_caller]
 pub fn xa_erase<T: Clone + PartialEq>(xa: &XArray<T>, index: u64) -> Option<T> {
-    let at = Location::caller();
+    let at = Loc::caller();
     let g = xa.lock.lock_at(at);
     let old = store(xa, index, None);
     g.unlock_at(at);

@@ -23,15 +23,15 @@ fn irq_device(punt: bool, lines: Lines) -> impl Fn() + Send + Sync + 'static {
         let work = WorkStruct::new("dev_bottom_half", || msleep(1));
         let w = work.clone();
         let l = lines.clone();
-        request_irq(7, "dev", move |_| {
+        let handler = move |_| {
             if punt {
                 schedule_work(&w);
             } else {
                 at!(l, "sleep", msleep(1));
             }
             IrqReturn::Handled
-        })
-        .expect("irq 7 is free");
+        };
+        at!(lines, "request", request_irq(7, "dev", handler)).expect("irq 7 is free");
         generate_irq(7);
         free_irq(7);
         flush_work(&work);
@@ -60,7 +60,13 @@ fn interrupt_handler_that_sleeps_is_reported() {
         if modern {
             want.push("preempt_count: 10000, expected: 0".to_string());
         }
-        want.extend(["no locks held by irq/7-dev/2.".to_string(), "irq event stamp: 0".to_string()]);
+        // The handler's entry disabled hardirqs: the stamp names it (where it was installed).
+        want.extend([
+            "no locks held by irq/7-dev/2.".to_string(),
+            "irq event stamp: 1".to_string(),
+            "hardirqs last  enabled at (0): (none)".to_string(),
+            format!("hardirqs last disabled at (1): {} handle_irq_event", lines.site(FILE, "request")),
+        ]);
         want.extend(["Call trace (simulated):".to_string(), " msleep() <- dev".to_string()]);
         let want: Vec<&str> = want.iter().map(String::as_str).collect();
         assert_lines_in_order(&r.text, &want);

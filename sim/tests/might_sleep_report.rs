@@ -41,14 +41,31 @@ fn might_sleep_report_modern_exact_text() {
          {lock} spin_lock\n\
          Call trace (simulated):\n \
          might_sleep() <- sleeper_inner <- sleeper_outer\n\
-         replay: ksim::Runner::replay(\"adhoc/std/e0\")\n"
+         replay: none: std ran these 2 tasks on real threads, in an interleaving no run can repeat; \
+         run it under a deterministic scheduler (pct, random, dfs or loom) for a replay\n"
     );
     assert_eq!(r.text, expected);
+    // Two tasks on real threads: the token names the run but cannot replay it.
+    assert!(!r.replayable);
     assert_eq!(r.kind, Violation::SleepInAtomic);
     assert_eq!((r.pid, r.task.as_str(), r.execution), (2, "sleeper", 0));
     assert_eq!(r.token, "adhoc/std/e0");
     assert_eq!(r.headline(), format!("BUG: sleeping function called from invalid context at {sleep}"));
     assert_eq!(o.token(), Some("adhoc/std/e0"));
+}
+
+#[test]
+fn might_sleep_report_of_a_single_task_std_run_replays() {
+    let o = Runner::std().run(|| {
+        let lock = SpinLock::new((), "solo.lock");
+        let _g = spin_lock(&lock);
+        might_sleep();
+    });
+    let r = only_report(&o);
+    assert_eq!(r.kind, Violation::SleepInAtomic);
+    assert!(r.replayable);
+    assert!(r.text.ends_with("replay: ksim::Runner::replay(\"adhoc/std/e0\")\n"), "{}", r.text);
+    assert_eq!(o.tasks, 1);
 }
 
 #[test]

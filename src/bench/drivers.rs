@@ -33,6 +33,9 @@ use ksim::highmem::page_address;
 use ksim::mm::{__free_page, alloc_page, memcpy_from, memcpy_to, memset, Page, PAGE_SIZE};
 use ksim::{Config, Runner};
 use ksim_drivers::{brd_current, brd_v4_0, brd_v6_1};
+use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
 
 use super::{median, AlignedPage, Budget, Figure, GroupResult, Unit};
 
@@ -88,20 +91,10 @@ fn load(d: Driver, pages: usize) -> Loaded {
     }
 }
 
-/// A seeded permutation of `0..n` (xorshift64* driving Fisher-Yates).
+/// A seeded permutation of `0..n`.
 fn permutation(n: usize, seed: u64) -> Vec<usize> {
-    let mut x = seed | 1;
-    let mut next = move || {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    };
     let mut v: Vec<usize> = (0..n).collect();
-    for i in (1..n).rev() {
-        let j = (next() % (i as u64 + 1)) as usize;
-        v.swap(i, j);
-    }
+    v.shuffle(&mut SmallRng::seed_from_u64(seed));
     v
 }
 

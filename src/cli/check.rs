@@ -15,7 +15,8 @@ use ksim::{CheckMode, Runner, Scheduler};
 use ksim_scenarios::{catalogue, default_schedulers, Scenario, Settings};
 
 use super::{
-    expected, matches, out, parse_count, parse_seed, scheduler, settings, status, verdict, CliResult,
+    expected, matches, out, parse_count, parse_seed, reproduce_line, scheduler, settings, status, verdict,
+    CliResult,
 };
 
 #[derive(Args)]
@@ -197,7 +198,11 @@ fn check_one(test: &Test<'_>, sched: &Scheduler) -> Sub {
         // One real-thread run of an interleaving-dependent scenario: any verdict is acceptable,
         // and which one happens varies from run to run, so it goes to stderr to keep stdout
         // byte-identical across runs.
-        let replay = o.token().map(|t| format!(" (replay: ksim replay {t})")).unwrap_or_default();
+        let replay = match o.first_report() {
+            Some(r) if r.replayable => format!(" (replay: ksim replay {})", r.token),
+            Some(_) => reproduce_line(s, &test.settings, &o).map(|l| format!(" ({l})")).unwrap_or_default(),
+            None => String::new(),
+        };
         return Sub {
             ok: true,
             skipped: false,
@@ -214,7 +219,10 @@ fn check_one(test: &Test<'_>, sched: &Scheduler) -> Sub {
     let mut diags = Vec::new();
     if let Some(r) = o.first_report() {
         diags.push(r.headline().to_string());
-        diags.push(format!("replay: ksim replay {}", r.token));
+        match r.replayable {
+            true => diags.push(format!("replay: ksim replay {}", r.token)),
+            false => diags.extend(reproduce_line(s, &test.settings, &o)),
+        }
     }
     diags.push(format!("executions: {}", o.executions));
     let directive =

@@ -15,7 +15,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
-use ksim::{CheckMode, Outcome, Runner, Scheduler};
+use ksim::{CheckMode, Outcome, Runner, Scheduler, Violation};
 use ksim_scenarios::{default_schedulers, Expect, Scenario, Settings};
 
 /// What a command returns: its exit status, or the one-line message of a usage error (status 2).
@@ -236,6 +236,30 @@ pub fn outcome(s: &Scenario, user: &Settings, sched: &Scheduler) -> Result<Outco
     s.check_keys(user)?;
     Runner::new(sched.clone()).check_environment()?;
     Ok(s.run(user, sched.clone()))
+}
+
+/// For a failure a std run found but cannot replay (several tasks on real threads): the replay
+/// command of the same scenario under the first deterministic scheduler, at `check`'s default
+/// budgets, that finds a failure of one of `kinds`.
+pub fn reproduce(s: &Scenario, user: &Settings, kinds: &[Violation]) -> Option<String> {
+    default_schedulers(1, None).into_iter().filter(|x| *x != Scheduler::Std && s.supports(x)).find_map(
+        |sched| {
+            let o = s.run(user, sched);
+            o.reports.iter().find(|r| kinds.contains(&r.kind)).map(|r| format!("ksim replay {}", r.token))
+        },
+    )
+}
+
+/// The line that replaces a non-replayable report's `replay:` line in the command's output.
+pub fn reproduce_line(s: &Scenario, user: &Settings, o: &Outcome) -> Option<String> {
+    let r = o.reports.iter().find(|r| !r.replayable)?;
+    Some(match reproduce(s, user, &[r.kind]) {
+        Some(cmd) => format!("replay: none (std, {} tasks on real threads); reproduce with: {cmd}", o.tasks),
+        None => format!(
+            "replay: none (std, {} tasks on real threads); no deterministic scheduler found it at check's default budgets",
+            o.tasks
+        ),
+    })
 }
 
 /// `clean`, or the kinds found.

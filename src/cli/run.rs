@@ -5,9 +5,11 @@
 
 use clap::Args;
 use ksim::{Outcome, Scheduler, Token};
-use ksim_scenarios::{catalogue, Scenario, Settings};
+use ksim_scenarios::{catalogue, Expect, Scenario, Settings};
 
-use super::{expected, matches, out, outcome, status, verdict, CliResult, RunOpts};
+use super::{
+    expected, matches, out, outcome, reproduce, reproduce_line, status, verdict, CliResult, RunOpts,
+};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -41,6 +43,21 @@ pub fn replay(token: &str) -> CliResult {
     let s = catalogue::find(&t.scenario)?;
     let user = Settings::from_label(&t.config_label)?;
     let o = outcome(&s, &user, &t.scheduler)?;
+    if t.scheduler == Scheduler::Std && o.tasks > 1 {
+        // Real threads: nothing recorded the interleaving, so a rerun would only pretend.
+        let mut kinds = o.kinds();
+        if let Expect::Finds(k) = s.expected(&user) {
+            kinds.extend(k);
+        }
+        let how = reproduce(&s, &user, &kinds).map_or_else(
+            || "no deterministic scheduler reproduces it at check's default budgets".to_string(),
+            |cmd| format!("reproduce it with: {cmd}"),
+        );
+        return Err(format!(
+            "replay token '{token}' names a std run of {} tasks on real threads, which no run can repeat; {how}",
+            o.tasks
+        ));
+    }
     let (text, ok) = render(&s, &user, &t.scheduler, &o);
     out(&text);
     // Only a std run of a multi-task scenario can diverge; say so, off stdout.
@@ -55,7 +72,17 @@ pub fn replay(token: &str) -> CliResult {
 /// Reports in full, then the summary; and whether the verdict met the expectation.
 fn render(s: &Scenario, user: &Settings, sched: &Scheduler, o: &Outcome) -> (String, bool) {
     let mut t = String::new();
+    let reproduce = reproduce_line(s, user, o);
     for r in &o.reports {
+        if let (false, Some(line)) = (r.replayable, &reproduce) {
+            // The model's line says only that std cannot replay it; name a command that can.
+            for l in r.text.lines() {
+                t.push_str(if l.starts_with("replay: ") { line } else { l });
+                t.push('\n');
+            }
+            t.push('\n');
+            continue;
+        }
         t.push_str(&r.text);
         if !r.text.ends_with('\n') {
             t.push('\n');

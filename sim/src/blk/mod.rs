@@ -7,7 +7,7 @@
 pub mod bio;
 pub mod genhd;
 
-use std::panic::Location;
+use crate::defs::loc::Loc;
 
 use crate::errno::Errno;
 use crate::mm::reclaim::io_path_enter;
@@ -96,7 +96,7 @@ pub fn submit_bio(bdev: &Bdev, bio: &mut Bio) -> Result<(), Errno> {
 /// May sleep.
 #[track_caller]
 pub fn submit_bio_wait(bdev: &Bdev, bio: &mut Bio) -> Result<(), Errno> {
-    might_sleep_at(Location::caller(), "submit_bio_wait()", None);
+    might_sleep_at(Loc::caller(), "submit_bio_wait()", None);
     submit_bio(bdev, bio)
 }
 
@@ -139,7 +139,7 @@ pub struct Caps {
 #[track_caller]
 pub fn blkdev_ioctl(bdev: &Bdev, cmd: u32, arg: u64, caps: Caps) -> Result<i64, Errno> {
     crate::kfn!("blkdev_ioctl");
-    might_sleep_at(Location::caller(), "blkdev_ioctl()", None);
+    might_sleep_at(Loc::caller(), "blkdev_ioctl()", None);
     let t = current();
     let r = if cmd == BLKFLSBUF {
         if !caps.sys_admin {

@@ -6,5 +6,6 @@ pub mod config;
 pub mod errno;
 pub mod fault;
 pub mod gfp;
+pub mod loc;
 pub mod mm_types;
 pub mod preempt_mask;

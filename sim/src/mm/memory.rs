@@ -1,7 +1,7 @@
 //! `memcpy()` / `memset()` through kernel addresses (`lib/string.c`, checked as KASAN and KMSAN
 //! check them: the checks are the model's, `model::mem::access`), and `virt_to_phys()`.
 
-use std::panic::Location;
+use crate::defs::loc::Loc;
 
 pub use crate::defs::mm_types::PAGE_OFFSET;
 
@@ -14,7 +14,7 @@ use crate::model::mem::access::{access, copy_direct};
 /// Any; checked like KASAN.
 #[track_caller]
 pub fn memcpy_to(dst: KAddr, src: &[u8]) {
-    access(dst, src.len(), None, Some(src), None, "memcpy", Location::caller());
+    access(dst, src.len(), None, Some(src), None, "memcpy", Loc::caller());
 }
 
 /// Copies from kernel address `src` into `dst` (`memcpy(dst, src, n)` with a kernel source).
@@ -24,7 +24,7 @@ pub fn memcpy_to(dst: KAddr, src: &[u8]) {
 #[track_caller]
 pub fn memcpy_from(dst: &mut [u8], src: KAddr) {
     let n = dst.len();
-    access(src, n, Some(dst), None, None, "memcpy", Location::caller());
+    access(src, n, Some(dst), None, None, "memcpy", Loc::caller());
 }
 
 /// `memset(dst, c, n)`.
@@ -33,7 +33,7 @@ pub fn memcpy_from(dst: &mut [u8], src: KAddr) {
 /// Any.
 #[track_caller]
 pub fn memset(dst: KAddr, c: u8, n: usize) {
-    access(dst, n, None, None, Some(c), "memset", Location::caller());
+    access(dst, n, None, None, Some(c), "memset", Loc::caller());
 }
 
 /// `memcpy(dst, src, n)` between two kernel addresses: both are checked (the source as a read,
@@ -43,7 +43,7 @@ pub fn memset(dst: KAddr, c: u8, n: usize) {
 /// Any.
 #[track_caller]
 pub fn memcpy(dst: KAddr, src: KAddr, n: usize) {
-    let at = Location::caller();
+    let at = Loc::caller();
     if copy_direct(dst, src, n) {
         return;
     }

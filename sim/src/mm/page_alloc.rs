@@ -7,7 +7,7 @@
 //! direct reclaim for blocking requests or failure for the others. The work is the model's
 //! (`model::mem::alloc`, `model::mem::pages`); these are its kernel-named entry points.
 
-use std::panic::Location;
+use crate::defs::loc::Loc;
 
 use super::{KAddr, Page, Zone};
 use crate::gfp::Gfp;
@@ -21,13 +21,13 @@ use crate::model::mem::{alloc, pages};
 /// reclaiming at the memory limit.
 #[track_caller]
 pub fn alloc_pages(gfp: Gfp, order: u32) -> Option<Page> {
-    alloc::alloc_pages_at(Location::caller(), gfp, order)
+    alloc::alloc_pages_at(Loc::caller(), gfp, order)
 }
 
 /// `alloc_page(gfp)`: `alloc_pages(gfp, 0)`.
 #[track_caller]
 pub fn alloc_page(gfp: Gfp) -> Option<Page> {
-    alloc::alloc_pages_at(Location::caller(), gfp, 0)
+    alloc::alloc_pages_at(Loc::caller(), gfp, 0)
 }
 
 /// `register_shrinker()`: `scan(nr)` frees up to `nr` pages and returns how many it freed.
@@ -47,7 +47,7 @@ pub fn register_shrinker(name: &'static str, needs: Gfp, scan: impl Fn(u64) -> u
 /// KASAN's double-free report.
 #[track_caller]
 pub fn __free_pages(page: Page, order: u32) {
-    alloc::put_page_at(Location::caller(), page, if order == 0 { "__free_page" } else { "__free_pages" });
+    alloc::put_page_at(Loc::caller(), page, if order == 0 { "__free_page" } else { "__free_pages" });
 }
 
 /// `__free_page(page)`.
@@ -56,7 +56,7 @@ pub fn __free_pages(page: Page, order: u32) {
 /// Any; does not sleep.
 #[track_caller]
 pub fn __free_page(page: Page) {
-    alloc::put_page_at(Location::caller(), page, "__free_page");
+    alloc::put_page_at(Loc::caller(), page, "__free_page");
 }
 
 /// `put_page(page)`: drops a reference, freeing the page at zero.
@@ -65,7 +65,7 @@ pub fn __free_page(page: Page) {
 /// Any.
 #[track_caller]
 pub fn put_page(page: Page) {
-    alloc::put_page_at(Location::caller(), page, "put_page");
+    alloc::put_page_at(Loc::caller(), page, "put_page");
 }
 
 /// `get_page(page)`: takes a reference.
@@ -74,7 +74,7 @@ pub fn put_page(page: Page) {
 /// Any. On a freed page: use-after-free.
 #[track_caller]
 pub fn get_page(page: Page) {
-    pages::get_page_at(Location::caller(), page)
+    pages::get_page_at(Loc::caller(), page)
 }
 
 /// `get_page_unless_zero(page)`: takes a reference unless the page is already free.

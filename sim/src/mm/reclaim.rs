@@ -1,7 +1,7 @@
 //! Reclaim-related hooks (`mm/vmscan.c`): shrinkers, and the marker of the block I/O
 //! submission path that makes an I/O-capable reclaim from inside it a reported recursion.
 
-use std::panic::Location;
+use crate::defs::loc::Loc;
 
 use crate::model::current;
 use crate::model::task::Site;
@@ -21,7 +21,7 @@ pub fn io_path_enter(op: &'static str) -> IoPathGuard {
     let mut st = t.state();
     let prev = st.io_path;
     if prev.is_none() {
-        st.io_path = Some(Site { at: Location::caller(), op });
+        st.io_path = Some(Site { at: Loc::caller(), op });
     }
     IoPathGuard { prev }
 }

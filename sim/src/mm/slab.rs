@@ -3,7 +3,7 @@
 //! `should_failslab()` — and may fail. Object memory itself is not modelled (the radix tree
 //! and xarray keep their nodes in the model); live objects are counted per cache.
 
-use std::panic::Location;
+use crate::defs::loc::Loc;
 
 use crate::gfp::Gfp;
 use crate::model::mem::alloc::slab_pre_alloc_at;
@@ -27,15 +27,11 @@ pub const RADIX_TREE_NODE: KmemCache = KmemCache { name: "radix_tree_node", size
 #[track_caller]
 #[allow(clippy::result_unit_err)]
 pub fn kmem_cache_alloc(cache: &KmemCache, gfp: Gfp) -> Result<(), ()> {
-    slab_pre_alloc_at(Location::caller(), cache.name, cache.size, gfp)
+    slab_pre_alloc_at(Loc::caller(), cache.name, cache.size, gfp)
 }
 
 /// [`kmem_cache_alloc`] on behalf of an API that allocates at its caller's location (the radix
 /// tree's and xarray's node allocations).
-pub(crate) fn kmem_cache_alloc_at(
-    at: &'static Location<'static>,
-    cache: &KmemCache,
-    gfp: Gfp,
-) -> Result<(), ()> {
+pub(crate) fn kmem_cache_alloc_at(at: Loc, cache: &KmemCache, gfp: Gfp) -> Result<(), ()> {
     slab_pre_alloc_at(at, cache.name, cache.size, gfp)
 }

@@ -131,3 +131,17 @@ pub(crate) fn bh_enable(t: &TaskCell, val: u32, site: Site) {
         stamp(t, site, false);
     }
 }
+
+/// The irq-trace stamp of an interrupt's entry: a hardirq handler starts with hardirqs
+/// disabled, a softirq with softirqs disabled, by the entry code at `site` (lockdep records
+/// these in `irq_enter()` / `__do_softirq()`), so a report from the handler says where.
+pub(crate) fn interrupt_entry(t: &TaskCell, hardirq: bool, site: Site) {
+    let mut st = t.state();
+    st.irqtrace.events += 1;
+    let stamp = IrqTraceStamp { stamp: st.irqtrace.events, site: Some(site) };
+    if hardirq {
+        st.irqtrace.hardirq_off = stamp;
+    } else {
+        st.irqtrace.softirq_off = stamp;
+    }
+}

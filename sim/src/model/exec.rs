@@ -37,6 +37,8 @@ pub(crate) struct RunShared {
     pub lockdep: Mutex<LockGraph>,
     pub results: Mutex<RunResults>,
     pub executions: AtomicU64,
+    /// Most tasks one execution created.
+    pub max_tasks: AtomicU32,
     pub current: Mutex<Option<Arc<Exec>>>,
     /// Set by a report under shuttle: the recording scheduler then ends the execution (and the
     /// run) quietly instead of letting a panic through shuttle, which prints for every task
@@ -52,6 +54,7 @@ impl RunShared {
             lockdep: Mutex::new(LockGraph::default()),
             results: Mutex::new(RunResults::default()),
             executions: AtomicU64::new(0),
+            max_tasks: AtomicU32::new(0),
             current: Mutex::new(None),
             stop: AtomicBool::new(false),
         }
@@ -65,15 +68,24 @@ impl RunShared {
         lock(&self.results)
     }
 
-    /// The `replay:` line for a failure in execution `index`.
-    pub(crate) fn replay_line(&self, index: u64) -> (String, String) {
+    /// The token and `replay:` line for a failure in execution `index` of an execution with
+    /// `tasks` tasks, and whether the line replays it: a std run with more than one task ran
+    /// them on real threads, in an interleaving nothing recorded, so it names none.
+    pub(crate) fn replay_line(&self, index: u64, tasks: usize) -> (String, String, bool) {
         let token = self.spec.token(index);
+        if self.spec.scheduler == super::spec::Scheduler::Std && tasks > 1 {
+            let line = format!(
+                "replay: none: std ran these {tasks} tasks on real threads, in an interleaving no run can \
+                 repeat; run it under a deterministic scheduler (pct, random, dfs or loom) for a replay"
+            );
+            return (token, line, false);
+        }
         let line = if self.spec.scenario.is_some() {
             format!("replay: ksim replay {token}")
         } else {
             format!("replay: ksim::Runner::replay(\"{token}\")")
         };
-        (token, line)
+        (token, line, true)
     }
 }
 
@@ -153,6 +165,7 @@ impl Exec {
     /// Creates a task with the next pid.
     pub(crate) fn new_task(self: &Arc<Self>, name: &str, kind: TaskKind) -> Arc<TaskCell> {
         let pid = self.next_pid.fetch_add(1, Ordering::Relaxed);
+        self.run.max_tasks.fetch_max(pid, Ordering::Relaxed);
         let t = Arc::new(TaskCell::new(pid, Arc::from(name), kind, self.clone()));
         lock(&self.tasks).push(t.clone());
         t
@@ -161,6 +174,11 @@ impl Exec {
     /// Every task created in this execution, in pid order.
     pub(crate) fn tasks(&self) -> Vec<Arc<TaskCell>> {
         lock(&self.tasks).clone()
+    }
+
+    /// How many tasks this execution has created so far.
+    pub(crate) fn tasks_made(&self) -> usize {
+        self.next_pid.load(Ordering::Relaxed) as usize - 1
     }
 
     /// Whether a report has been made in this execution.
@@ -245,7 +263,7 @@ impl Exec {
             }
             *last = Some(now);
         }
-        let (token, replay) = self.run.replay_line(self.index);
+        let (token, replay, replayable) = self.run.replay_line(self.index, self.tasks_made());
         let mut text = body;
         if !text.ends_with('\n') {
             text.push('\n');
@@ -253,8 +271,15 @@ impl Exec {
         text.push_str(&Self::call_trace(task, innermost));
         let _ = writeln!(text, "{replay}");
         self.emit(task, Cat::Report, "report", || kind.name().to_string());
-        let report =
-            Report { kind, text, pid: task.pid, task: task.name.to_string(), execution: self.index, token };
+        let report = Report {
+            kind,
+            text,
+            pid: task.pid,
+            task: task.name.to_string(),
+            execution: self.index,
+            token,
+            replayable,
+        };
         self.failed.store(true, Ordering::Relaxed);
         {
             let mut r = self.run.results();
@@ -281,7 +306,7 @@ impl Exec {
 
     /// Records a report that was not raised by a check (a panic, a deadlock) without panicking.
     pub(crate) fn record_external(&self, task: Option<&TaskCell>, kind: Violation, body: String) {
-        let (token, replay) = self.run.replay_line(self.index);
+        let (token, replay, replayable) = self.run.replay_line(self.index, self.tasks_made());
         let mut text = body;
         if !text.ends_with('\n') {
             text.push('\n');
@@ -302,6 +327,7 @@ impl Exec {
             task: task.map_or_else(String::new, |t| t.name.to_string()),
             execution: self.index,
             token,
+            replayable,
         });
     }
 

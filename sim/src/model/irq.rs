@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 
 use super::TaskHandle;
+use crate::defs::loc::Loc;
 
 /// `irqreturn_t`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +21,8 @@ pub(crate) type Handler = dyn Fn(u32) -> IrqReturn + Send + Sync + 'static;
 pub(crate) struct IrqAction {
     /// The `name` given to `request_irq()` (the handler task is `irq/<n>-<name>`).
     pub(crate) name: &'static str,
+    /// Where `request_irq()` installed it.
+    pub(crate) at: Loc,
     pub(crate) handler: Box<Handler>,
     /// Handlers raised and not yet waited for by `synchronize_irq()`.
     pub(crate) running: Mutex<Vec<TaskHandle<IrqReturn>>>,

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 
-use std::panic::Location;
+use crate::defs::loc::Loc;
 
 use super::report::Violation;
 use super::task::{HeldLock, LockKind, Site, TaskCell, TaskState};
@@ -259,7 +259,7 @@ pub(crate) fn lock_release(
     t: &TaskCell,
     class: &'static str,
     instance: usize,
-    at: &'static Location<'static>,
+    at: Loc,
     op: &'static str,
 ) -> bool {
     let pos = t.state().held.iter().rposition(|h| h.instance == instance);

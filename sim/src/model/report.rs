@@ -122,6 +122,9 @@ pub struct Report {
     pub execution: u64,
     /// The replay token (argument of `ksim replay`).
     pub token: String,
+    /// Whether the token replays the failure: false for a std run with more than one task
+    /// (real threads, an interleaving nothing recorded); its `replay:` line then says so.
+    pub replayable: bool,
 }
 
 impl Report {

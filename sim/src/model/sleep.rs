@@ -2,8 +2,8 @@
 //! may sleep, and their reports in the profile's format (facts §3.3). The API's `might_sleep()`,
 //! `mutex_lock()`, `alloc_pages()` ... call these with their caller's location.
 
+use crate::defs::loc::Loc;
 use std::fmt::Write as _;
-use std::panic::Location;
 
 use super::current;
 use super::report::Violation;
@@ -33,19 +33,14 @@ fn irqtrace(t: &TaskCell) -> String {
 /// as the expected preempt_count (and, modern, the expected RCU depth `<< 8`), and reports in the
 /// profile's format. `innermost` names the API call for the simulated call trace; `note` is an
 /// extra line (the contract that was checked).
-pub(crate) fn might_sleep_check(
-    at: &'static Location<'static>,
-    innermost: &str,
-    offsets: u32,
-    note: Option<&str>,
-) {
+pub(crate) fn might_sleep_check(at: Loc, innermost: &str, offsets: u32, note: Option<&str>) {
     might_sleep_check_lazy(at, &|| innermost.to_string(), offsets, note)
 }
 
 /// [`might_sleep_check`] with the call's description built only when it is printed: the
 /// allocator checks on every blocking call, and naming the GFP flags costs more than the check.
 pub(crate) fn might_sleep_check_lazy(
-    at: &'static Location<'static>,
+    at: Loc,
     innermost: &dyn Fn() -> String,
     offsets: u32,
     note: Option<&str>,
@@ -113,12 +108,12 @@ pub(crate) fn might_sleep_check_lazy(
 }
 
 /// `might_sleep()` at a given caller location (for APIs that sleep: they pass their caller).
-pub(crate) fn might_sleep_at(at: &'static Location<'static>, innermost: &str, note: Option<&str>) {
+pub(crate) fn might_sleep_at(at: Loc, innermost: &str, note: Option<&str>) {
     might_sleep_check(at, innermost, 0, note);
 }
 
 /// `__schedule_bug()`'s check in `schedule_debug()`: a task actually blocks while atomic.
-pub(crate) fn schedule_debug(t: &TaskCell, at: &'static Location<'static>, what: &str) {
+pub(crate) fn schedule_debug(t: &TaskCell, at: Loc, what: &str) {
     let (pc, preempt_at, held) = {
         let st = t.state();
         (st.preempt_count, st.preempt_disabled_at, st.held.clone())

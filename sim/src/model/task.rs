@@ -8,8 +8,8 @@
 //! running the task can reach. The one field other tasks read, the RCU reader state that
 //! `synchronize_rcu()` waits on, is mirrored in [`TaskCell::rcu`] atomics.
 
+use crate::defs::loc::Loc;
 use std::cell::{RefCell, RefMut};
-use std::panic::Location;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -35,7 +35,7 @@ pub enum TaskKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Site {
     /// Caller location (`#[track_caller]`).
-    pub at: &'static Location<'static>,
+    pub at: Loc,
     /// The API that was called there.
     pub op: &'static str,
 }

@@ -2,9 +2,10 @@
 //! columns, stable across runs; views select categories (the allocation view is what snapshots
 //! use); JSON Lines and Chrome/Perfetto trace-event JSON for tools.
 
-use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+
+use serde::Serialize;
 
 /// Event category, for views.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -144,19 +145,19 @@ impl Trace {
     pub fn jsonl(&self, cats: Option<&[Cat]>) -> String {
         let mut out = String::new();
         for e in self.events.iter().filter(|e| cats.is_none_or(|c| c.contains(&e.cat))) {
-            let _ = writeln!(
-                out,
-                "{{\"seq\":{},\"pid\":{},\"task\":{},\"flags\":\"{}\",\"preempt_count\":{},\"irqs_off\":{},\"cat\":\"{}\",\"event\":{},\"detail\":{}}}",
-                e.seq,
-                e.pid,
-                json_str(&e.task),
-                e.flags(),
-                e.preempt_count,
-                e.irqs_off,
-                e.cat.name(),
-                json_str(e.name),
-                json_str(&e.detail)
-            );
+            let line = JsonEvent {
+                seq: e.seq,
+                pid: e.pid,
+                task: &e.task,
+                flags: e.flags(),
+                preempt_count: e.preempt_count,
+                irqs_off: e.irqs_off,
+                cat: e.cat.name(),
+                event: e.name,
+                detail: &e.detail,
+            };
+            out.push_str(&to_json(&line));
+            out.push('\n');
         }
         out
     }
@@ -165,6 +166,16 @@ impl Trace {
     /// stretch with preemption or irqs disabled a slice named `atomic` (timestamps are sequence
     /// numbers in microseconds: the simulation has no wall clock).
     pub fn perfetto(&self) -> String {
+        let slice = |ph: &'static str, ts: u64, tid: u32| TraceEvent {
+            name: "atomic",
+            cat: "context",
+            ph,
+            s: None,
+            ts: Some(ts),
+            pid: 1,
+            tid,
+            args: None,
+        };
         let mut ev: Vec<String> = Vec::new();
         let mut tasks: Vec<(u32, &str)> = Vec::new();
         let mut open: Vec<(u32, bool)> = Vec::new();
@@ -175,35 +186,41 @@ impl Trace {
             let atomic = e.preempt_count != 0 || e.irqs_off;
             let was = open.iter().find(|(p, _)| *p == e.pid).is_some_and(|(_, a)| *a);
             if atomic && !was {
-                ev.push(format!(
-                    "{{\"name\":\"atomic\",\"cat\":\"context\",\"ph\":\"B\",\"ts\":{},\"pid\":1,\"tid\":{}}}",
-                    e.seq, e.pid
-                ));
+                ev.push(to_json(&slice("B", e.seq, e.pid)));
             }
             if !atomic && was {
-                ev.push(format!(
-                    "{{\"name\":\"atomic\",\"cat\":\"context\",\"ph\":\"E\",\"ts\":{},\"pid\":1,\"tid\":{}}}",
-                    e.seq, e.pid
-                ));
+                ev.push(to_json(&slice("E", e.seq, e.pid)));
             }
             open.retain(|(p, _)| *p != e.pid);
             open.push((e.pid, atomic));
-            ev.push(format!(
-                "{{\"name\":{},\"cat\":\"{}\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{},\"pid\":1,\"tid\":{},\"args\":{{\"detail\":{},\"flags\":\"{}\"}}}}",
-                json_str(e.name), e.cat.name(), e.seq, e.pid, json_str(&e.detail), e.flags()
-            ));
+            ev.push(to_json(&TraceEvent {
+                name: e.name,
+                cat: e.cat.name(),
+                ph: "i",
+                s: Some("t"),
+                ts: Some(e.seq),
+                pid: 1,
+                tid: e.pid,
+                args: Some(Args::Instant { detail: &e.detail, flags: e.flags() }),
+            }));
         }
         let end = self.events.last().map_or(0, |e| e.seq + 1);
         for (pid, atomic) in open {
             if atomic {
-                ev.push(format!("{{\"name\":\"atomic\",\"cat\":\"context\",\"ph\":\"E\",\"ts\":{end},\"pid\":1,\"tid\":{pid}}}"));
+                ev.push(to_json(&slice("E", end, pid)));
             }
         }
         for (pid, name) in tasks {
-            ev.push(format!(
-                "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{pid},\"args\":{{\"name\":{}}}}}",
-                json_str(&format!("{name}-{pid}"))
-            ));
+            ev.push(to_json(&TraceEvent {
+                name: "thread_name",
+                cat: "",
+                ph: "M",
+                s: None,
+                ts: None,
+                pid: 1,
+                tid: pid,
+                args: Some(Args::Name { name: format!("{name}-{pid}") }),
+            }));
         }
         format!("{{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n{}\n]}}\n", ev.join(",\n"))
     }
@@ -225,22 +242,45 @@ fn lines<'a>(events: impl Iterator<Item = &'a Event>) -> String {
     out
 }
 
-/// A JSON string literal.
-pub fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+/// One line of [`Trace::jsonl`].
+#[derive(Serialize)]
+struct JsonEvent<'a> {
+    seq: u64,
+    pid: u32,
+    task: &'a str,
+    flags: String,
+    preempt_count: u32,
+    irqs_off: bool,
+    cat: &'static str,
+    event: &'static str,
+    detail: &'a str,
+}
+
+/// One Chrome trace event (the Trace Event Format's fields, in its order).
+#[derive(Serialize)]
+struct TraceEvent<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    cat: &'static str,
+    ph: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    s: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ts: Option<u64>,
+    pid: u32,
+    tid: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    args: Option<Args<'a>>,
+}
+
+/// A trace event's `args`.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Args<'a> {
+    Instant { detail: &'a str, flags: String },
+    Name { name: String },
+}
+
+fn to_json(v: &impl Serialize) -> String {
+    serde_json::to_string(v).expect("trace events serialise")
 }

@@ -4,8 +4,8 @@
 //! without `__GFP_ZERO`. The API's `memcpy`/`memset`/`kmap` helpers call [`access`] and
 //! [`copy_direct`].
 
+use crate::defs::loc::Loc;
 use std::fmt::Write as _;
-use std::panic::Location;
 
 use super::frames::{BufId, PageBufs};
 use super::state::{Frame, Mm, Slot, SlotEntry, Who, BASE_PFN, REGION_PFN};
@@ -201,7 +201,7 @@ pub(crate) fn access(
     src: Option<&[u8]>,
     fill: Option<u8>,
     op: &'static str,
-    at: &'static Location<'static>,
+    at: Loc,
 ) {
     if len == 0 {
         // A zero-length copy touches nothing (KASAN does not check size-0 accesses either).
@@ -280,15 +280,7 @@ pub(crate) fn access(
     }
 }
 
-fn report(
-    t: &TaskCell,
-    f: Fault,
-    a: KAddr,
-    len: usize,
-    read: bool,
-    op: &'static str,
-    at: &'static Location<'static>,
-) {
+fn report(t: &TaskCell, f: Fault, a: KAddr, len: usize, read: bool, op: &'static str, at: Loc) {
     let rw = if read { "Read" } else { "Write" };
     let mut s = String::new();
     let kind = match f {

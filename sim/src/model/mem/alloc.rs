@@ -4,8 +4,8 @@
 //! reclaim-recursion check) for blocking requests or failure for the others — and the freeing of
 //! a page when its last reference goes. The API (`mm::page_alloc`) is a thin layer over it.
 
+use crate::defs::loc::Loc;
 use std::fmt::Write as _;
-use std::panic::Location;
 use std::sync::Arc;
 
 use super::state::{Slot, SlotEntry};
@@ -34,7 +34,7 @@ pub(crate) fn callers(t: &TaskCell) -> String {
     v.join("<-")
 }
 
-pub(crate) fn alloc_pages_at(at: &'static Location<'static>, gfp: Gfp, order: u32) -> Option<Page> {
+pub(crate) fn alloc_pages_at(at: Loc, gfp: Gfp, order: u32) -> Option<Page> {
     let t = current();
     let exec = t.exec.clone();
     let cfg = exec.config();
@@ -124,7 +124,7 @@ fn try_alloc(t: &TaskCell, site: Site, gfp: Gfp, order: u32) -> Option<Page> {
 
 /// Simulated direct reclaim: first the reclaim-recursion check, then every registered shrinker
 /// whose needs the effective GFP allows (block writeback needs `__GFP_IO`, fs needs `__GFP_FS`).
-fn direct_reclaim(t: &TaskCell, gfp: Gfp, eff: Gfp, at: &'static Location<'static>) {
+fn direct_reclaim(t: &TaskCell, gfp: Gfp, eff: Gfp, at: Loc) {
     let profile = t.exec.config().profile;
     let io_entry = t.state().io_path;
     if let Some(entry) = io_entry {
@@ -176,13 +176,7 @@ fn direct_reclaim(t: &TaskCell, gfp: Gfp, eff: Gfp, at: &'static Location<'stati
 }
 
 /// Reports a stale handle: the page was freed (and maybe reallocated).
-pub(crate) fn stale(
-    t: &TaskCell,
-    page: Page,
-    at: &'static Location<'static>,
-    op: &'static str,
-    kind: Violation,
-) {
+pub(crate) fn stale(t: &TaskCell, page: Page, at: Loc, op: &'static str, kind: Violation) {
     let (alloc, free) = match t.exec.mm().entry(page.pfn) {
         Some(SlotEntry { slot: Slot::Free { alloc, free }, .. }) => (alloc.clone(), free.clone()),
         Some(SlotEntry { slot: Slot::Live(f), .. }) => (Some(f.alloc.clone()), None),
@@ -196,7 +190,7 @@ pub(crate) fn stale(
     t.exec.report(t, kind, s, op);
 }
 
-pub(crate) fn put_page_at(at: &'static Location<'static>, page: Page, op: &'static str) {
+pub(crate) fn put_page_at(at: Loc, page: Page, op: &'static str) {
     let t = current();
     t.exec.mem_ghost.write();
     let site = Site { at, op };
@@ -241,12 +235,7 @@ pub(crate) fn gfp_context(t: &TaskCell, gfp: Gfp) -> Gfp {
 
 /// `slab_pre_alloc_hook()` for an object of `size` bytes from cache `name`: might_sleep for a
 /// blocking `gfp`, then `should_failslab()`. `Err(())` when the allocation is to fail.
-pub(crate) fn slab_pre_alloc_at(
-    at: &'static Location<'static>,
-    name: &'static str,
-    size: usize,
-    gfp: Gfp,
-) -> Result<(), ()> {
+pub(crate) fn slab_pre_alloc_at(at: Loc, name: &'static str, size: usize, gfp: Gfp) -> Result<(), ()> {
     let t = current();
     let profile = t.exec.config().profile;
     if gfpflags_allow_blocking(gfp) {

@@ -2,12 +2,12 @@
 //! `page->index`, the zone), reserved regions (pmem's memory) and shrinker registration: the
 //! ledger operations behind `mm::page_alloc`'s small functions.
 
-use std::panic::Location;
 use std::sync::Arc;
 
 use super::alloc::stale;
 use super::state::{Region, Shrinker, Slot, SlotEntry, REGION_PFN};
 use crate::defs::gfp::Gfp;
+use crate::defs::loc::Loc;
 use crate::defs::mm_types::{KAddr, Page, Zone};
 use crate::model::current;
 use crate::model::report::Violation;
@@ -22,7 +22,7 @@ pub(crate) fn register_shrinker(
 }
 
 /// `get_page(page)`: takes a reference.
-pub(crate) fn get_page_at(at: &'static Location<'static>, page: Page) {
+pub(crate) fn get_page_at(at: Loc, page: Page) {
     let t = current();
     t.exec.mem_ghost.write();
     let ok = match t.exec.mm().entry_mut(page.pfn) {

@@ -24,6 +24,8 @@ pub struct Outcome {
     pub reports: Vec<Report>,
     /// Executions explored.
     pub executions: u64,
+    /// Most tasks one execution ran, the main task included.
+    pub tasks: usize,
     /// The failing execution's trace, else the first execution's.
     pub trace: Trace,
     /// One trace per distinct behaviour seen (at most 64).
@@ -42,6 +44,7 @@ impl Outcome {
         let failed = !results.reports.is_empty();
         Outcome {
             executions: run.executions.load(Ordering::Relaxed),
+            tasks: run.max_tasks.load(Ordering::Relaxed) as usize,
             trace: results.failed_trace.clone().or(results.first_trace.clone()).unwrap_or_default(),
             traces: results.distinct.into_values().collect(),
             schedule: schedule
