@@ -130,3 +130,35 @@ fn compare(
         ));
     }
 }
+
+#[test]
+fn a_differing_byte_a_failed_op_and_a_page_count_out_of_tolerance_are_each_reported() {
+    use ksim_scenarios::differential::OpResult;
+    let w = Workload::generate(3);
+    let want = w.shadow();
+    assert_eq!(compare_to_vec(&w, &want, &want, Some(want.pages as i64 + 2)), Vec::<String>::new());
+
+    let mut got = want.clone();
+    let last = got.reads.len() - 1;
+    got.reads[last][4097] ^= 1;
+    got.results[0] = OpResult::Failed("EAGAIN".into());
+    let out = compare_to_vec(&w, &want, &got, Some(want.pages as i64 + 3));
+    assert_eq!(out.len(), 3, "{out:#?}");
+    assert!(
+        out[0].starts_with(&format!("seed {:#x} op 0 ", w.seed))
+            && out[0].ends_with("real Done, ksim Failed(\"EAGAIN\")")
+    );
+    assert!(out[1].contains("1 bytes differ, first at device byte 4097"), "{}", out[1]);
+    assert!(out[2].ends_with(&format!(
+        "backing pages: real {}, ksim {} (tolerance 2)",
+        want.pages + 3,
+        want.pages
+    )));
+}
+
+#[cfg(test)]
+fn compare_to_vec(w: &Workload, want: &Observed, got: &Observed, real_pages: Option<i64>) -> Vec<String> {
+    let mut out = Vec::new();
+    compare(w, "real", want, "ksim", got, real_pages, &mut out);
+    out
+}

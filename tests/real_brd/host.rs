@@ -1,7 +1,7 @@
 //! What both oracles need from the host: a scratch directory, Debian's package tools, and a
 //! child process that is killed with everything it started when it overruns its time.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ pub struct WorkDir {
     pub path: PathBuf,
     kept: Cell<bool>,
     /// Large inputs a kept directory drops (the seeds regenerate them).
-    bulky: Vec<PathBuf>,
+    bulky: RefCell<Vec<PathBuf>>,
 }
 
 impl WorkDir {
@@ -30,7 +30,7 @@ impl WorkDir {
             )));
         }
         fs::create_dir_all(&dir).map_err(|e| Unavailable(format!("cannot create {}: {e}", dir.display())))?;
-        Ok(WorkDir { path: dir, kept: Cell::new(false), bulky: Vec::new() })
+        Ok(WorkDir { path: dir, kept: Cell::new(false), bulky: RefCell::new(Vec::new()) })
     }
 
     pub fn join(&self, name: &str) -> PathBuf {
@@ -38,14 +38,14 @@ impl WorkDir {
     }
 
     /// Marks `path` as an input to delete when the directory is kept.
-    pub fn bulky(&mut self, path: PathBuf) {
-        self.bulky.push(path);
+    pub fn bulky(&self, path: PathBuf) {
+        self.bulky.borrow_mut().push(path);
     }
 
     /// Keeps the directory (a failure's evidence, less the bulky inputs) and returns its path.
     pub fn keep(&self) -> &Path {
         if !self.kept.replace(true) {
-            for p in &self.bulky {
+            for p in self.bulky.borrow().iter() {
                 let _ = fs::remove_file(p);
             }
         }

@@ -102,7 +102,11 @@ pub struct Settings {
 impl Settings {
     /// Reads the environment; a value it cannot honour is an error naming the valid choices.
     pub fn from_env() -> Result<Settings, String> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Settings::parse(&|name| std::env::var(name).ok())
+    }
+
+    fn parse(get: &dyn Fn(&str) -> Option<String>) -> Result<Settings, String> {
+        let var = |name: &str| get(name).filter(|v| !v.is_empty());
         let mut skip = None;
         for name in ["KSIM_REAL_BRD", "KSIM_UML"] {
             match var(name).as_deref() {
@@ -135,4 +139,29 @@ impl Settings {
             broken: list("KSIM_REAL_BRD_BREAK", &[])?,
         })
     }
+}
+
+#[test]
+fn settings_take_the_documented_values_and_refuse_others() {
+    let parse = |vars: &[(&str, &str)]| {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::parse(&move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    };
+    let s = parse(&[]).unwrap();
+    assert_eq!((s.skip, s.oracles, s.broken), (None, vec!["uml", "qemu"], vec![]));
+    let s = parse(&[
+        ("KSIM_UML", "skip"),
+        ("KSIM_REAL_BRD_ORACLES", "qemu,uml,qemu"),
+        ("KSIM_REAL_BRD_BREAK", "uml"),
+    ])
+    .unwrap();
+    assert_eq!((s.skip, s.oracles, s.broken), (Some("KSIM_UML"), vec!["qemu", "uml"], vec!["uml"]));
+    assert_eq!(
+        parse(&[("KSIM_REAL_BRD", "skip"), ("KSIM_UML", "skip")]).unwrap().skip,
+        Some("KSIM_REAL_BRD")
+    );
+    let e = parse(&[("KSIM_REAL_BRD_ORACLES", "uml,kvm")]).err().unwrap();
+    assert_eq!(e, "KSIM_REAL_BRD_ORACLES=\"uml,kvm\": unknown oracle \"kvm\" (valid: uml, qemu)");
+    let e = parse(&[("KSIM_UML", "no")]).err().unwrap();
+    assert_eq!(e, "KSIM_UML=\"no\": the only value it takes is \"skip\"");
 }

@@ -106,6 +106,7 @@ impl RealKernel for Qemu {
         cpio.file("init", true, init_script(workloads, setup.broken).as_bytes());
         let initrd = dir.join("initrd.cpio");
         fs::write(&initrd, cpio.finish()).map_err(|e| io("write the initramfs", e))?;
+        dir.bulky(initrd.clone());
 
         // Sparse, all zeros: a guest that writes nothing leaves an empty archive.
         let disk = dir.join("results.img");
