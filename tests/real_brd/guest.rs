@@ -167,7 +167,10 @@ pub fn read_runs(out: &Path, workloads: &[Workload], log: &str) -> Result<Vec<Re
     let mut runs = Vec::new();
     for (i, w) in workloads.iter().enumerate() {
         let mut run = read_run(&out.join(format!("w{i}.out")), w).map_err(|e| {
-            format!("workload {i} left no usable results ({e}); guest log: {}", last_lines(log, 3))
+            // The helper's own complaints say more than the log's last lines.
+            let helper: Vec<&str> = log.lines().filter(|l| l.starts_with("ksim-brd-io:")).take(2).collect();
+            let said = if helper.is_empty() { last_lines(log, 3) } else { helper.join(" | ") };
+            format!("workload {i} left no usable results ({e}); guest log: {said}")
         })?;
         let line = times.lines().find(|l| l.split_whitespace().next() == Some(&i.to_string()));
         let t: Vec<f64> =

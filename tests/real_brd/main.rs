@@ -40,8 +40,6 @@ use ksim_scenarios::differential::{run_ksim, Op, Workload};
 use compare::{against_real, against_shadow, KsimSide, PAGE_TOLERANCE};
 use oracle::{RealSide, Settings, Setup, Unavailable};
 
-/// Workloads per run.
-const WORKLOADS: u64 = 16;
 /// Seed of the first workload (the others follow).
 const FIRST_SEED: u64 = 0x6b73_696d_0000_0001;
 
@@ -54,7 +52,8 @@ fn say(line: &str) {
 fn brd_v6_1_matches_the_real_brd_ko() {
     let started = Instant::now();
     let settings = Settings::from_env().unwrap_or_else(|e| panic!("{e}"));
-    let workloads: Vec<Workload> = (0..WORKLOADS).map(|i| Workload::generate(FIRST_SEED + i)).collect();
+    let workloads: Vec<Workload> =
+        (0..settings.workloads).map(|i| Workload::generate(FIRST_SEED + i)).collect();
 
     let ksim_side = {
         let workloads = workloads.clone();

@@ -10,6 +10,7 @@
 //!   and why each could not run.
 //! - `KSIM_REAL_BRD_ORACLES=uml,qemu`: the oracles to try (default: both; every one that can run
 //!   is compared against).
+//! - `KSIM_REAL_BRD_WORKLOADS=N`: run N workloads instead of 16 (a longer one-off sweep).
 //! - `KSIM_REAL_BRD_BREAK=uml,qemu`: give those oracles a guest init that exits at once, as init
 //!   does on a host where UML cannot restore its processes' FP state, so that the fallback and
 //!   the failure reports can be exercised on a host where everything works.
@@ -97,6 +98,8 @@ pub struct Settings {
     pub skip: Option<&'static str>,
     pub oracles: Vec<&'static str>,
     pub broken: Vec<&'static str>,
+    /// `KSIM_REAL_BRD_WORKLOADS`: how many workloads (default 16), for longer one-off sweeps.
+    pub workloads: u64,
 }
 
 impl Settings {
@@ -137,6 +140,12 @@ impl Settings {
             skip,
             oracles: list("KSIM_REAL_BRD_ORACLES", &ORACLES)?,
             broken: list("KSIM_REAL_BRD_BREAK", &[])?,
+            workloads: match var("KSIM_REAL_BRD_WORKLOADS") {
+                None => 16,
+                Some(v) => v.parse().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
+                    format!("KSIM_REAL_BRD_WORKLOADS={v:?}: a number of workloads from 1 to 1000 is needed")
+                })?,
+            },
         })
     }
 }
@@ -148,7 +157,10 @@ fn settings_take_the_documented_values_and_refuse_others() {
         Settings::parse(&move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
     };
     let s = parse(&[]).unwrap();
-    assert_eq!((s.skip, s.oracles, s.broken), (None, vec!["uml", "qemu"], vec![]));
+    assert_eq!((s.skip, s.oracles, s.broken, s.workloads), (None, vec!["uml", "qemu"], vec![], 16));
+    assert_eq!(parse(&[("KSIM_REAL_BRD_WORKLOADS", "64")]).unwrap().workloads, 64);
+    let e = parse(&[("KSIM_REAL_BRD_WORKLOADS", "0")]).err().unwrap();
+    assert_eq!(e, "KSIM_REAL_BRD_WORKLOADS=\"0\": a number of workloads from 1 to 1000 is needed");
     let s = parse(&[
         ("KSIM_UML", "skip"),
         ("KSIM_REAL_BRD_ORACLES", "qemu,uml,qemu"),

@@ -37,8 +37,9 @@ const MODULES: [&str; 7] = [
 ];
 /// Limit for the boot plus all workloads under TCG (about 20 s here); QEMU is killed after it.
 const RUN_LIMIT: Duration = Duration::from_secs(240);
-/// Guest memory: the initramfs (about 40 MB of inputs), the results, and brd's pages.
-const GUEST_MEM: &str = "512";
+/// Guest memory (MiB) beyond the inputs and results, which live in the initramfs (about 80 MB
+/// for the 16 workloads): the kernel, brd's pages, the helper's buffers.
+const GUEST_MEM_BASE: u64 = 384;
 
 #[derive(Default)]
 pub struct Qemu {
@@ -105,7 +106,9 @@ impl RealKernel for Qemu {
         }
         cpio.file("init", true, init_script(workloads, setup.broken).as_bytes());
         let initrd = dir.join("initrd.cpio");
-        fs::write(&initrd, cpio.finish()).map_err(|e| io("write the initramfs", e))?;
+        let image = cpio.finish();
+        let initrd_len = image.len() as u64;
+        fs::write(&initrd, image).map_err(|e| io("write the initramfs", e))?;
         dir.bulky(initrd.clone());
 
         // Sparse, all zeros: a guest that writes nothing leaves an empty archive.
@@ -115,9 +118,12 @@ impl RealKernel for Qemu {
             .and_then(|f| f.set_len(read_bytes + (workloads.len() as u64 + 8) * (2 << 20)))
             .map_err(|e| io("create the results disk", e))?;
 
+        // The initramfs is unpacked into the root tmpfs and the results written beside it; a
+        // tmpfs may fill half of memory.
+        let mem = GUEST_MEM_BASE + 2 * (initrd_len + read_bytes) / (1 << 20);
         let console = dir.join("console.log");
         let mut cmd = Command::new(&self.bin);
-        cmd.args(["-accel", "tcg", "-m", GUEST_MEM, "-smp", "1", "-display", "none", "-no-reboot"])
+        cmd.args(["-accel", "tcg", "-m", &mem.to_string(), "-smp", "1", "-display", "none", "-no-reboot"])
             .args(["-nic", "none", "-monitor", "none"])
             .arg("-serial")
             .arg(format!("file:{}", console.display()))
@@ -157,7 +163,7 @@ impl RealKernel for Qemu {
             .map_err(|e| Unavailable(format!("{e} [kept {}]", dir.keep().display())))?;
         Ok(RealSide {
             oracle: "qemu",
-            build: format!("Debian {} {} under QEMU TCG", kernel.package, kernel.version),
+            build: format!("Debian {} {} under QEMU TCG, -m {mem}", kernel.package, kernel.version),
             config: config_lines(&fs::read_to_string(&kernel.config).unwrap_or_default()),
             facts: read_facts(&out),
             runs,
