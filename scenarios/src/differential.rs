@@ -1,7 +1,7 @@
 //! Differential workloads for brd v6.1: seeded I/O on `/dev/ram0` that runs through ksim's
-//! re-expressed driver ([`run_ksim`]) and, by `tests/uml_differential.rs`, through the real
-//! `brd.ko` inside Debian's user-mode Linux ([`Workload::guest_ops`]), so that the bytes read
-//! back and the number of backing pages can be compared.
+//! re-expressed driver ([`run_ksim`]) and, by `tests/real_brd`, through the real `brd.ko`
+//! inside Debian's user-mode Linux or Debian's amd64 kernel under QEMU ([`Workload::guest_ops`]),
+//! so that the bytes read back and the number of backing pages can be compared.
 //!
 //! A workload is a device size plus a list of operations on it, every offset and length a
 //! multiple of 512 bytes (brd's logical block size, and what `O_DIRECT` on a block device
@@ -241,7 +241,7 @@ impl Workload {
         self.ops.iter().filter(|o| matches!(o, Op::Read { .. })).map(|o| o.range().1).sum()
     }
 
-    /// The workload as the guest helper (`tests/uml/ksim_uml_io.c`) runs it: the ops file (one
+    /// The workload as the guest helper (`tests/real_brd/ksim_brd_io.c`) runs it: the ops file (one
     /// `W dev_offset len data_offset buf_offset nowait` or `R dev_offset len buf_offset` a line)
     /// and the data file the writes take their bytes from.
     pub fn guest_ops(&self) -> (String, Vec<u8>) {

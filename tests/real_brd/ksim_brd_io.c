@@ -1,16 +1,19 @@
 /*
- * ksim-uml-io: the guest-side helper of ksim's UML differential test (tests/uml_differential.rs).
+ * ksim-brd-io: the guest-side helper of ksim's differential test against the real brd.ko
+ * (tests/real_brd.rs).
  *
- * It runs inside user-mode Linux, started from the init script that the test writes, and does
- * the few things the host root has no command for: loading and unloading a module
+ * It runs inside the real kernel -- user-mode Linux on the host's root, or Debian's amd64 kernel
+ * under QEMU from an initramfs (built statically there) -- started from the init script that the
+ * test writes, and does the few things a minimal root has no command for: loading and unloading
+ * a module
  * (finit_module/delete_module), and running one workload on a block device with O_DIRECT
  * pread/pwrite/pwritev2(RWF_NOWAIT) from buffers placed at a chosen offset inside a page, while
  * snapshotting the kernel's page accounting (/proc/zoneinfo, /proc/vmstat, /proc/slabinfo)
  * right before the first and right after the last operation.
  *
- *   ksim-uml-io insmod MODULE.ko "PARAMS"
- *   ksim-uml-io rmmod NAME
- *   ksim-uml-io run DEVICE OPS DATA OUTDIR
+ *   ksim-brd-io insmod MODULE.ko "PARAMS"
+ *   ksim-brd-io rmmod NAME
+ *   ksim-brd-io run DEVICE OPS DATA OUTDIR
  *
  * OPS is text, one operation a line (all numbers decimal, offsets and lengths in bytes):
  *   W <dev_offset> <len> <data_offset> <buf_offset> <nowait 0|1>   write DATA[data_offset..+len]
@@ -59,7 +62,7 @@ static struct op ops[MAX_OPS];
 
 static void die(const char *what)
 {
-	fprintf(stderr, "ksim-uml-io: %s: %s\n", what, strerror(errno));
+	fprintf(stderr, "ksim-brd-io: %s: %s\n", what, strerror(errno));
 	exit(1);
 }
 
@@ -70,6 +73,22 @@ static void *alloc_touched(size_t bytes)
 		die("posix_memalign");
 	memset(p, 0, bytes ? bytes : PAGE);
 	return p;
+}
+
+/*
+ * Folds every CPU's pending vmstat deltas into the global counters, so that zoneinfo's "pages
+ * free" is exact rather than off by up to the per-cpu stat threshold. SMP kernels only (the
+ * file is absent on UML, whose counters are exact anyway); best effort.
+ */
+static void refresh_stats(void)
+{
+	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
+	if (fd >= 0) {
+		if (write(fd, "1\n", 2) < 0) {
+			/* counters that went negative are reported, not fatal */
+		}
+		close(fd);
+	}
 }
 
 /* Reads a /proc file into buf (already touched) with plain read(2); returns its length. */
@@ -117,7 +136,7 @@ static int run(const char *dev, const char *ops_path, const char *data_path, con
 		if (line[0] == '\n' || line[0] == '#')
 			continue;
 		if (nops == MAX_OPS) {
-			fprintf(stderr, "ksim-uml-io: too many ops\n");
+			fprintf(stderr, "ksim-brd-io: too many ops\n");
 			return 1;
 		}
 		memset(o, 0, sizeof(*o));
@@ -128,7 +147,7 @@ static int run(const char *dev, const char *ops_path, const char *data_path, con
 			   sscanf(line + 1, "%lld %lld %lld", &o->dev_off, &o->len, &o->buf_off) == 3) {
 			read_total += o->len;
 		} else {
-			fprintf(stderr, "ksim-uml-io: bad op line: %s", line);
+			fprintf(stderr, "ksim-brd-io: bad op line: %s", line);
 			return 1;
 		}
 		if (o->len + o->buf_off > max_len)
@@ -137,7 +156,7 @@ static int run(const char *dev, const char *ops_path, const char *data_path, con
 	}
 	fclose(f);
 
-	/* The write payloads, read through the page cache of the host filesystem now, not later. */
+	/* The write payloads, read through the page cache (hostfs or initramfs) now, not later. */
 	int dfd = open(data_path, O_RDONLY);
 	struct stat st;
 	if (dfd < 0 || fstat(dfd, &st))
@@ -166,6 +185,7 @@ static int run(const char *dev, const char *ops_path, const char *data_path, con
 	/* Warm up the read path once outside the window (reads never allocate in brd). */
 	if (pread(fd, io, PAGE, 0) != PAGE)
 		die("warm-up read");
+	refresh_stats();
 	for (int i = 0; i < 3; i++)
 		snap_len[i] = snap(snap_files[i], snaps[i]);
 
@@ -192,6 +212,7 @@ static int run(const char *dev, const char *ops_path, const char *data_path, con
 		o->err = r < 0 ? errno : 0;
 	}
 
+	refresh_stats();
 	for (int i = 0; i < 3; i++)
 		snap_len[3 + i] = snap(snap_files[i], snaps[3 + i]);
 	close(fd);
@@ -234,6 +255,6 @@ int main(int argc, char **argv)
 	}
 	if (argc == 6 && !strcmp(argv[1], "run"))
 		return run(argv[2], argv[3], argv[4], argv[5]);
-	fprintf(stderr, "usage: ksim-uml-io insmod MODULE PARAMS | rmmod NAME | run DEV OPS DATA OUTDIR\n");
+	fprintf(stderr, "usage: ksim-brd-io insmod MODULE PARAMS | rmmod NAME | run DEV OPS DATA OUTDIR\n");
 	return 2;
 }
