@@ -32,6 +32,7 @@ pub mod bottom_half;
 pub mod check;
 pub mod dax;
 pub mod fault_inject;
+pub mod ffi;
 pub mod highmem;
 pub mod interrupt;
 pub mod irqflags;

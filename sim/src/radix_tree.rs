@@ -18,7 +18,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::errno::Errno;
 use crate::gfp::{gfpflags_allow_blocking, Gfp};
-use crate::mm::slab::{kmem_cache_alloc_at, RADIX_TREE_NODE};
+use crate::mm::slab::{node_alloc_at, RADIX_TREE_NODE};
 use crate::model::backend::Ghost;
 use crate::model::context::{preempt_off, preempt_on};
 use crate::model::current;
@@ -323,7 +323,7 @@ impl<T: Clone> RadixTreeRoot<T> {
                 }
                 ok
             };
-            if !from_pool && kmem_cache_alloc_at(at, &RADIX_TREE_NODE, self.gfp).is_err() {
+            if !from_pool && node_alloc_at(at, &RADIX_TREE_NODE, self.gfp).is_err() {
                 return Err(Errno::ENOMEM);
             }
         }
@@ -380,7 +380,7 @@ pub fn radix_tree_preload(gfp: Gfp) -> Result<(), Errno> {
     preempt_off(&t, site);
     while t.state().radix_preload < RADIX_TREE_PRELOAD_SIZE {
         preempt_on(&t, site);
-        if kmem_cache_alloc_at(at, &RADIX_TREE_NODE, gfp).is_err() {
+        if node_alloc_at(at, &RADIX_TREE_NODE, gfp).is_err() {
             t.exec.emit(&t, Cat::Mem, "radix_tree_preload", || {
                 format!("pool {before} -> {}: -ENOMEM", t.state().radix_preload)
             });

@@ -10,7 +10,7 @@ use crate::defs::loc::Loc;
 
 use crate::errno::Errno;
 use crate::gfp::{gfpflags_allow_blocking, Gfp};
-use crate::mm::slab::{kmem_cache_alloc_at, KmemCache};
+use crate::mm::slab::{node_alloc_at, RADIX_TREE_NODE};
 use crate::model::backend::Ghost;
 use crate::model::booklock::{BookGuard, BookLock};
 use crate::radix_tree::{Items, Nodes};
@@ -18,7 +18,7 @@ use crate::rcupdate::{rcu_read_lock, rcu_read_unlock};
 use crate::spinlock::{SpinLock, SpinLockGuard};
 
 /// `radix_tree_node_cachep`, which xarray nodes (`struct xa_node`) come from.
-const XA_NODE: KmemCache = KmemCache { name: "radix_tree_node", size: 576 };
+const XA_NODE: crate::mm::slab::NodeCache = RADIX_TREE_NODE;
 
 struct Inner<T> {
     items: Items<T>,
@@ -122,7 +122,7 @@ fn nomem<T: Clone + PartialEq>(
     }
     let mut result = Ok(());
     for _ in 0..need {
-        if kmem_cache_alloc_at(at, &XA_NODE, gfp).is_err() {
+        if node_alloc_at(at, &XA_NODE, gfp).is_err() {
             result = Err(Errno::ENOMEM);
             break;
         }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use common::{assert_lines_in_order, only_report, run_lines as run, Lines, Probe};
 use ksim::fault_inject::FaultPlan;
 use ksim::gfp::*;
-use ksim::mm::slab::{kmem_cache_alloc, RADIX_TREE_NODE};
+use ksim::mm::slab::{kmem_cache_alloc, kmem_cache_create, kmem_cache_free, SlabFlags};
 use ksim::mm::*;
 use ksim::prelude::*;
 use ksim::Cat;
@@ -176,11 +176,15 @@ fn kmem_cache_alloc_blocking_under_spinlock_reports_and_atomic_does_not() {
     let results = Probe::new();
     let p = results.clone();
     let (o, lines) = run(Config::modern(), move |lines| {
+        let cache = kmem_cache_create("radix_tree_node", 576, 0, SlabFlags::default()).expect("cache");
         let lock = Arc::new(SpinLock::new((), "cache.lock"));
         let g = spin_lock(&lock);
-        p.push(kmem_cache_alloc(&RADIX_TREE_NODE, GFP_ATOMIC).is_ok());
-        p.push(kmem_cache_alloc(&RADIX_TREE_NODE, GFP_NOWAIT).is_ok());
-        at!(lines, "alloc", kmem_cache_alloc(&RADIX_TREE_NODE, GFP_NOIO)).ok();
+        for gfp in [GFP_ATOMIC, GFP_NOWAIT] {
+            let obj = kmem_cache_alloc(&cache, gfp);
+            p.push(obj.is_some());
+            obj.into_iter().for_each(|o| kmem_cache_free(&cache, o));
+        }
+        at!(lines, "alloc", kmem_cache_alloc(&cache, GFP_NOIO));
         spin_unlock(g);
     });
     assert_eq!(results.values(), [true, true]);

@@ -45,6 +45,12 @@ impl Page {
 pub const PAGE_OFFSET: u64 = 0xffff_8880_0000_0000;
 /// `PKMAP_BASE`-like base for printing `kmap()` addresses.
 pub const PKMAP_BASE: u64 = 0xffff_c000_0000_0000;
+/// First pfn of slab objects (`kmalloc()` / `kmem_cache_alloc()`): object `id` is
+/// `SLAB_PFN + id`, above every frame and reserved region.
+pub const SLAB_PFN: u64 = 1 << 40;
+/// Where slab addresses are printed from (objects 8 MiB apart: ids, not host addresses, so
+/// reports are the same in every run).
+const SLAB_PRINT_BASE: u64 = 0xffff_8881_0000_0000;
 /// Map id of `kmap()` (permanent, shared) mappings.
 pub const PKMAP: u64 = u64::MAX;
 
@@ -87,6 +93,9 @@ impl KAddr {
     pub fn value(self) -> u64 {
         if self.pfn == 0 {
             return self.off;
+        }
+        if self.pfn >= SLAB_PFN {
+            return SLAB_PRINT_BASE.wrapping_add((self.pfn - SLAB_PFN) << 23).wrapping_add(self.off);
         }
         let base = if self.map == 0 { PAGE_OFFSET } else { PKMAP_BASE };
         base + self.pfn * PAGE_SIZE as u64 + self.off

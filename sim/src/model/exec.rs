@@ -94,6 +94,10 @@ pub struct Exec {
     pub(crate) run: Arc<RunShared>,
     /// Execution index within the run (0-based).
     pub index: u64,
+    /// Unique among every execution of the process (for foreign faces: `ffi::exec_id`).
+    pub(crate) id: u64,
+    /// Storage that lives for this execution (`ffi::exec_local`), one value per type.
+    pub(crate) locals: Mutex<Vec<(std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>)>>,
     tasks: Mutex<Vec<Arc<TaskCell>>>,
     next_pid: AtomicU32,
     trace: Mutex<Vec<Event>>,
@@ -124,6 +128,11 @@ impl Exec {
         Exec {
             tracing: run.config.trace,
             index,
+            id: {
+                static NEXT: AtomicU64 = AtomicU64::new(1);
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            },
+            locals: Mutex::new(Vec::new()),
             tasks: Mutex::new(Vec::new()),
             next_pid: AtomicU32::new(1),
             trace: Mutex::new(Vec::new()),
@@ -333,6 +342,7 @@ impl Exec {
 
     /// Drops the execution's references to its tasks and handlers (they point back at it).
     pub(crate) fn teardown(&self) {
+        lock(&self.locals).clear();
         lock(&self.tasks).clear();
         lock(&self.irqs).clear();
     }

@@ -25,6 +25,9 @@ pub enum Violation {
     UseAfterFree,
     /// KASAN "double-free" (or a reference dropped on a free page).
     DoubleFree,
+    /// KASAN "invalid-free": `kfree()` of an address that is not the start of a live slab
+    /// object (or `kmem_cache_free()` to the wrong cache).
+    InvalidFree,
     /// KASAN "page-out-of-bounds": an access past the allocation an address points into.
     OutOfBounds,
     /// KMSAN "uninit-value": a read of bytes never written in a page allocated without
@@ -60,6 +63,7 @@ impl Violation {
         Violation::Deadlock,
         Violation::UseAfterFree,
         Violation::DoubleFree,
+        Violation::InvalidFree,
         Violation::OutOfBounds,
         Violation::UninitRead,
         Violation::Leak,
@@ -83,6 +87,7 @@ impl Violation {
             Violation::Deadlock => "deadlock",
             Violation::UseAfterFree => "use-after-free",
             Violation::DoubleFree => "double-free",
+            Violation::InvalidFree => "invalid-free",
             Violation::OutOfBounds => "out-of-bounds",
             Violation::UninitRead => "uninit-read",
             Violation::Leak => "leak",

@@ -8,8 +8,9 @@ use crate::defs::loc::Loc;
 use std::fmt::Write as _;
 
 use super::frames::{BufId, PageBufs};
+use super::slab::ObjState;
 use super::state::{Frame, Mm, Slot, SlotEntry, Who, BASE_PFN, REGION_PFN};
-use crate::defs::mm_types::{KAddr, Zone, PAGE_SIZE, PKMAP};
+use crate::defs::mm_types::{KAddr, Zone, PAGE_SIZE, PKMAP, SLAB_PFN};
 use crate::model::current;
 use crate::model::report::Violation;
 use crate::model::task::{KmapSlot, TaskCell};
@@ -30,15 +31,30 @@ enum Fault {
     Null,
     Unmapped,
     NoKernelMapping,
-    Stale { alloc: Option<std::sync::Arc<Who>>, free: Option<std::sync::Arc<Who>> },
-    OutOfBounds { alloc: Option<std::sync::Arc<Who>>, size: u64, into: u64, region: Option<&'static str> },
-    Uninit { alloc: std::sync::Arc<Who>, at: u64 },
+    Stale {
+        alloc: Option<std::sync::Arc<Who>>,
+        free: Option<std::sync::Arc<Who>>,
+    },
+    OutOfBounds {
+        alloc: Option<std::sync::Arc<Who>>,
+        size: u64,
+        into: u64,
+        region: Option<&'static str>,
+        /// The slab cache, for an object.
+        cache: Option<std::sync::Arc<str>>,
+    },
+    Uninit {
+        alloc: std::sync::Arc<Who>,
+        at: u64,
+    },
 }
 
-/// Where the bytes are: a run of allocator frames or a reserved region.
+/// Where the bytes are: a run of allocator frames, a reserved region, or a slab object's host
+/// memory (at the access's offset).
 enum Target {
     Frames { first: u64, off: usize },
     Region { index: usize, byte: u64 },
+    Slab { ptr: *mut u8 },
 }
 
 /// Where the `len` bytes at `a` are, after the checks; `kmaps` are the accessing task's live
@@ -57,6 +73,24 @@ fn locate(
     if a.map != 0 && a.map != PKMAP && !kmaps.iter().any(|k| k.id == a.map) {
         return Err(Fault::Unmapped);
     }
+    if a.pfn >= SLAB_PFN {
+        let o = mm.slabs.objs.get((a.pfn - SLAB_PFN) as usize).ok_or(Fault::Null)?;
+        if let ObjState::Freed(f) = &o.state {
+            return Err(Fault::Stale { alloc: Some(o.alloc.clone()), free: Some(f.clone()) });
+        }
+        if a.off + len as u64 > o.size as u64 {
+            let cache = Some(mm.slabs.caches[o.cache].name.clone());
+            return Err(Fault::OutOfBounds {
+                alloc: Some(o.alloc.clone()),
+                size: o.size as u64,
+                into: a.off,
+                region: None,
+                cache,
+            });
+        }
+        let mem = o.mem.as_ref().ok_or(Fault::Null)?;
+        return Ok(Target::Slab { ptr: mem.ptr().wrapping_add(a.off as usize) });
+    }
     if a.pfn >= REGION_PFN {
         let (i, r) = mm
             .regions
@@ -71,6 +105,7 @@ fn locate(
                 size: r.pages * PAGE_SIZE as u64,
                 into: byte,
                 region: Some(r.name),
+                cache: None,
             });
         }
         return Ok(Target::Region { index: i, byte });
@@ -94,7 +129,13 @@ fn locate(
     let start = (a.pfn - head.head) * PAGE_SIZE as u64 + a.off;
     let size = (PAGE_SIZE as u64) << head.order;
     if start + len as u64 > size {
-        return Err(Fault::OutOfBounds { alloc: Some(head.alloc.clone()), size, into: start, region: None });
+        return Err(Fault::OutOfBounds {
+            alloc: Some(head.alloc.clone()),
+            size,
+            into: start,
+            region: None,
+            cache: None,
+        });
     }
     let first = head.head + start / PAGE_SIZE as u64;
     let off = (start % PAGE_SIZE as u64) as usize;
@@ -244,6 +285,18 @@ pub(crate) fn access(
                 }
                 Ok(())
             }
+            Ok(Target::Slab { ptr }) => {
+                // SAFETY: `locate` checked that the `len` bytes at `ptr` are inside a live
+                // object's buffer, which the ledger (locked) keeps alive; `d`/`s` are `len` long.
+                unsafe {
+                    match (dst.as_deref_mut(), src) {
+                        (Some(d), _) => std::ptr::copy(ptr, d.as_mut_ptr(), len),
+                        (None, Some(s)) => std::ptr::copy(s.as_ptr(), ptr, len),
+                        (None, None) => std::ptr::write_bytes(ptr, fill.unwrap_or(0), len),
+                    }
+                }
+                Ok(())
+            }
             Ok(Target::Frames { first, off }) => {
                 let Mm { slots, bufs, .. } = &mut *mm;
                 let mut done = 0;
@@ -318,8 +371,12 @@ fn report(t: &TaskCell, f: Fault, a: KAddr, len: usize, read: bool, op: &'static
             s.push_str(&sites(alloc.as_deref(), free.as_deref()));
             Violation::UseAfterFree
         }
-        Fault::OutOfBounds { alloc, size, into, region } => {
-            let _ = writeln!(s, "BUG: KASAN: page-out-of-bounds in {op} at {}:{}", at.file(), at.line());
+        Fault::OutOfBounds { alloc, size, into, region, cache } => {
+            let what = if cache.is_some() { "slab" } else { "page" };
+            let _ = writeln!(s, "BUG: KASAN: {what}-out-of-bounds in {op} at {}:{}", at.file(), at.line());
+            if let Some(c) = &cache {
+                let _ = writeln!(s, "The buggy address belongs to an object of the cache {c}");
+            }
             let _ = writeln!(s, "{rw} of size {len} at addr {a} by task {}/{}", t.name, t.pid);
             let _ = writeln!(
                 s,

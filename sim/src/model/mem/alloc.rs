@@ -233,32 +233,13 @@ pub(crate) fn gfp_context(t: &TaskCell, gfp: Gfp) -> Gfp {
     }
 }
 
-/// `slab_pre_alloc_hook()` for an object of `size` bytes from cache `name`: might_sleep for a
-/// blocking `gfp`, then `should_failslab()`. `Err(())` when the allocation is to fail.
+/// `slab_pre_alloc_hook()` for an object of `size` bytes from cache `name` (a tree's node):
+/// might_sleep for a blocking `gfp`, then `should_failslab()`. `Err(())` when it is to fail.
 pub(crate) fn slab_pre_alloc_at(at: Loc, name: &'static str, size: usize, gfp: Gfp) -> Result<(), ()> {
     let t = current();
     let profile = t.exec.config().profile;
-    if gfpflags_allow_blocking(gfp) {
-        might_sleep_check_lazy(
-            at,
-            &move || format!("kmem_cache_alloc({name}, {})", gfp.display(profile)),
-            0,
-            None,
-        );
-    }
-    let faults = &t.exec.config().faults;
-    let failed = crate::model::fault::FaultState::eligible(faults, Cap::Slab, gfp, 0).is_some() && {
-        let mut mm = t.exec.mm();
-        let m = &mut *mm;
-        let rng = &mut m.rng;
-        let mut nth = t.state().fail_nth;
-        let r =
-            m.fault.should_fail(&t.exec.config().faults, &mut nth, Cap::Slab, gfp, 0, size as i64, || {
-                rand::Rng::gen_range(rng, 0..100)
-            });
-        t.state().fail_nth = nth;
-        r
-    };
+    let call = move || format!("kmem_cache_alloc({name}, {})", gfp.display(profile));
+    let failed = super::kmalloc::pre_alloc(&t, at, &call, gfp, Cap::Slab, 0, size);
     t.exec.emit(&t, Cat::Mem, "kmem_cache_alloc", || {
         format!("{} {}{}", name, gfp.display(profile), if failed { " FAILED (fault injection)" } else { "" })
     });

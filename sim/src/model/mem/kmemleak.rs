@@ -1,8 +1,13 @@
-//! A kmemleak-style check at the end of each execution: every page still allocated is reported
-//! with the task and simulated call trace that allocated it.
+//! A kmemleak-style check at the end of each execution: every page and slab object still
+//! allocated is reported with the task and simulated call trace that allocated it.
 
 use std::fmt::Write as _;
 
+use std::sync::Arc;
+
+use super::slab::Slabs;
+use super::state::Who;
+use crate::defs::mm_types::{KAddr, PAGE_SIZE};
 use crate::model::report::Violation;
 use crate::model::task::TaskCell;
 
@@ -15,17 +20,24 @@ pub(crate) fn check(main: &TaskCell) {
     if main.exec.failed() || !main.exec.config().mem.leak_check {
         return;
     }
-    let live = main.exec.mm().live_heads();
+    let live: Vec<(KAddr, usize, Arc<Who>)> = {
+        let mm = main.exec.mm();
+        let pages = mm
+            .live_heads()
+            .into_iter()
+            .map(|(head, order, who)| (KAddr::direct(head, 0), PAGE_SIZE << order, who));
+        let objs: Vec<_> =
+            mm.slabs.live().map(|(id, o)| (Slabs::addr(id), o.size, o.alloc.clone())).collect();
+        pages.chain(objs).collect()
+    };
     if live.is_empty() {
         return;
     }
     let mut s = String::new();
     let _ =
         writeln!(s, "kmemleak: {} new suspected memory leaks (see /sys/kernel/debug/kmemleak)", live.len());
-    for (head, order, who) in live.iter().take(SHOWN) {
-        let addr = crate::defs::mm_types::KAddr::direct(*head, 0);
-        let _ =
-            writeln!(s, "unreferenced object {addr} (size {}):", crate::defs::mm_types::PAGE_SIZE << order);
+    for (addr, size, who) in live.iter().take(SHOWN) {
+        let _ = writeln!(s, "unreferenced object {addr} (size {size}):");
         let _ = writeln!(s, "  comm \"{}\", pid {}", who.task, who.pid);
         let _ = writeln!(s, "  backtrace (simulated):\n    {}", who.trace());
     }

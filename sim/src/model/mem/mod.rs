@@ -6,6 +6,8 @@
 pub(crate) mod access;
 pub(crate) mod alloc;
 pub(crate) mod frames;
+pub(crate) mod kmalloc;
 pub(crate) mod kmemleak;
 pub(crate) mod pages;
+pub(crate) mod slab;
 pub(crate) mod state;

@@ -118,6 +118,11 @@ pub(crate) struct Mm {
     pub recent_who: Vec<Arc<Who>>,
     /// The frames' contents.
     pub bufs: PageBufs,
+    /// Slab objects.
+    pub slabs: super::slab::Slabs,
+    /// Frame buffers handed to foreign code as host pointers (`ffi::host_ptr`): host address ->
+    /// pfn, to find the frame a foreign pointer falls in.
+    pub c_bufs: BTreeMap<usize, u64>,
 }
 
 /// Records remembered for sharing.
@@ -140,6 +145,8 @@ impl Mm {
             rng: SmallRng::seed_from_u64(seed),
             recent_who: Vec::new(),
             bufs: PageBufs::default(),
+            slabs: Default::default(),
+            c_bufs: BTreeMap::new(),
         }
     }
 
@@ -271,6 +278,9 @@ impl Mm {
                     zone = f.zone;
                     e.slot = Slot::Free { alloc: Some(f.alloc), free: Some(who.clone()) };
                     if let Some(d) = f.data {
+                        if !self.c_bufs.is_empty() {
+                            self.c_bufs.remove(&(self.bufs.get(d).as_ptr() as usize));
+                        }
                         self.bufs.release(d);
                     }
                 }

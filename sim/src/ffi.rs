@@ -1,0 +1,112 @@
+//! What a foreign face of the simulated kernel (ksim's C face, which runs real kernel C against
+//! this API) needs beyond the kernel-named functions: host pointers to the memory behind kernel
+//! addresses and back, storage that lives for one execution, a unique id per execution, and
+//! simulated call frames pushed and popped without a guard. Nothing here models the kernel; a
+//! Rust driver never needs it.
+//!
+//! Memory handed out as a host pointer is written by foreign code without the model seeing each
+//! store, so a page exported once counts as initialised from then on (KMSAN's uninit check is
+//! off for it); accesses through the model (`memcpy`/`memset` through addresses found with
+//! [`kaddr_of`]) are checked as always.
+
+use std::any::{Any, TypeId};
+use std::sync::Arc;
+
+use crate::defs::mm_types::{KAddr, Page, Zone, PAGE_SIZE};
+use crate::model::current;
+use crate::model::mem::state::{Slot, SlotEntry};
+
+/// The host pointer to the byte at `a`: in a live lowmem or mapped page (which gets a buffer of
+/// zeros if it had none, and counts as initialised from now on), or in a live slab object.
+/// `None` for NULL, a freed page or object, or a reserved region.
+pub fn host_ptr(a: KAddr) -> Option<*mut u8> {
+    let t = current();
+    let mut mm = t.exec.mm();
+    if let Some(id) = crate::model::mem::slab::Slabs::id_of(a) {
+        let o = mm.slabs.objs.get(id)?;
+        let live = matches!(o.state, crate::model::mem::slab::ObjState::Live);
+        return live.then(|| o.mem.as_ref().map(|m| m.ptr().wrapping_add(a.off as usize))).flatten();
+    }
+    let page = Page { pfn: a.pfn(), gen: a.gen };
+    // A multi-page allocation's address names its head: the frame it falls in is found by pfn.
+    let pfn = page.pfn;
+    let m = &mut *mm;
+    let i = pfn.checked_sub(crate::model::mem::state::BASE_PFN)? as usize;
+    let f = match m.slots.get_mut(i) {
+        Some(SlotEntry { slot: Slot::Live(f), .. }) => f,
+        _ => return None,
+    };
+    let bufs = &mut m.bufs;
+    let d = *f.data.get_or_insert_with(|| bufs.alloc(0));
+    f.written = None;
+    let base = m.bufs.get_mut(d).as_mut_ptr();
+    m.c_bufs.insert(base as usize, pfn);
+    Some(base.wrapping_add(a.off as usize % PAGE_SIZE))
+}
+
+/// The kernel address of host pointer `ptr`, if it falls in a page buffer handed out by
+/// [`host_ptr`] or in a slab object (live or quarantined). A highmem page's address carries the
+/// current task's most recent `kmap_atomic()`/`kmap_local_page()` mapping of it, if any.
+pub fn kaddr_of(ptr: usize) -> Option<KAddr> {
+    let t = current();
+    let mm = t.exec.mm();
+    if let Some((&base, &pfn)) = mm.c_bufs.range(..=ptr).next_back() {
+        if ptr < base + PAGE_SIZE {
+            let (gen, zone) = match mm.entry(pfn) {
+                Some(SlotEntry { gen, slot: Slot::Live(f) }) => (*gen, f.zone),
+                _ => return None,
+            };
+            let map = match zone {
+                Zone::Normal => 0,
+                Zone::HighMem => {
+                    let st = t.state();
+                    // No live mapping: an id no slot has, which the checks call unmapped.
+                    st.kmaps.iter().rev().find(|k| k.pfn == pfn).map_or(u64::MAX - 1, |k| k.id)
+                }
+            };
+            return Some(KAddr { pfn, gen, off: (ptr - base) as u64, map });
+        }
+    }
+    let (id, off) = mm.slabs.find_ptr(ptr)?;
+    Some(crate::model::mem::slab::Slabs::addr(id).add(off))
+}
+
+/// The handle of frame `pfn` in allocation generation `gen` (as a foreign `struct page` records
+/// them).
+pub fn page_from_parts(pfn: u64, gen: u32) -> Page {
+    Page { pfn, gen }
+}
+
+/// The allocation generation a page handle names.
+pub fn page_gen(page: Page) -> u32 {
+    page.gen
+}
+
+/// A unique id of the current execution (unique across runs in this process).
+pub fn exec_id() -> u64 {
+    current().exec.id
+}
+
+/// This execution's value of type `T`, created (`Default`) on first use and dropped with the
+/// execution.
+pub fn exec_local<T: Any + Default + Send + Sync>() -> Arc<T> {
+    let t = current();
+    let mut locals = t.exec.locals.lock().unwrap_or_else(|e| e.into_inner());
+    let id = TypeId::of::<T>();
+    if let Some((_, v)) = locals.iter().find(|(k, _)| *k == id) {
+        return v.clone().downcast::<T>().expect("exec-local of its own type");
+    }
+    let v: Arc<T> = Arc::new(T::default());
+    locals.push((id, v.clone()));
+    v
+}
+
+/// Pushes `name` on the current task's simulated call stack (a foreign function's entry).
+pub fn frame_push(name: &'static str) {
+    current().state().frames.push(name);
+}
+
+/// Pops the current task's innermost simulated frame (a foreign function's exit).
+pub fn frame_pop() {
+    current().state().frames.pop();
+}
