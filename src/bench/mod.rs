@@ -81,7 +81,7 @@ const fn entry(name: &'static str, run: Group, in_all: bool) -> Entry {
     Entry { name, run, in_all }
 }
 
-/// Every group, in the order `all` runs them. `sweep` takes minutes (100,000 seeds, and the
+/// Every group, in the order `all` runs them. `sweep` takes about seven minutes (100,000 seeds, and the
 /// shards as separate processes): only by name.
 const GROUPS: &[Entry] = &[
     entry("core", core::run, true),

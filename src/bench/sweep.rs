@@ -1,16 +1,19 @@
 //! The sweep group: what a seed sweep costs on one machine, and what sharding it adds. Not part
-//! of `all` (about three minutes on two cores): `ksim bench sweep`.
+//! of `all` (about seven minutes on two cores): `ksim bench sweep`.
 //!
 //! - `sweep_execs_per_s`: executions per second of `ksim check dax-atomic-vs-flush --scheduler
 //!   pct --mode observed --seeds 100000` (the flush race under PCT at `ksim check`'s budget),
 //!   one process with a worker per core, from the rate it prints itself on stderr.
 //! - `sweep_direct_execs_per_s`, `sweep_vs_direct_ratio`: the baseline, in the same run: the
-//!   same 100,000 scenario runs as plain calls on as many threads, nothing of `ksim check`
-//!   around them (plan, tallies, verdicts, KTAP, process).
+//!   same scenario runs as plain calls on as many threads, nothing of `ksim check` around them
+//!   (plan, tallies, verdicts, KTAP, process), ÷ the `ksim check` rate measured right after
+//!   (20,000 seeds each; median of five rounds).
 //! - `shard_overhead_ratio`: the wall times of the four processes `--shard 1/4` .. `--shard 4/4`
-//!   added up, ÷ the wall time of the one unsharded process (20,000 seeds; median of three
-//!   rounds, each round measuring both back to back). 1.0 means sharding costs nothing beyond
-//!   the machines; the goal is at most 1.05.
+//!   added up, ÷ the wall time of the one unsharded process (20,000 seeds; median of the same
+//!   five rounds, each measuring both back to back; `_min`, `_max`: the rounds' range). 1.0
+//!   means sharding costs nothing beyond the machines; the goal is at most 1.05.
+//!   `shard_overhead_cpu_ratio`: the same with the processes' CPU time (user + system), which
+//!   other load on the machine disturbs less than wall time (Linux; NaN elsewhere).
 
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,22 +30,41 @@ const DEPTH: usize = 3;
 const ITERATIONS: usize = 200;
 const SHARDS: u64 = 4;
 
+/// What one ksim process cost.
+struct Cost {
+    wall: f64,
+    /// User + system CPU seconds, when the system says (Linux).
+    cpu: Option<f64>,
+    stderr: String,
+}
+
+/// CPU seconds of this process's waited-for children: `cutime` + `cstime` of /proc/self/stat,
+/// in clock ticks of 1/100 s (USER_HZ, fixed at 100 in Linux's user ABI).
+fn children_cpu() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at field 3, `state`.
+    let rest: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |field: usize| rest.get(field - 3)?.parse::<f64>().ok();
+    Some((ticks(16)? + ticks(17)?) / 100.0)
+}
+
 /// This ksim binary, `check` of the flush race under PCT over `seeds` seeds plus `extra`.
-fn check(seeds: u64, extra: &[&str]) -> Result<(f64, String), String> {
+fn check(seeds: u64, extra: &[&str]) -> Result<Cost, String> {
     let exe =
         std::env::current_exe().map_err(|e| format!("sweep bench: cannot find the ksim binary: {e}"))?;
     let seeds = seeds.to_string();
     let mut args = vec!["check", SCENARIO, "--scheduler", "pct", "--mode", "observed", "--seeds", &seeds];
     args.extend(extra);
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), children_cpu());
     let o =
         Command::new(exe).args(&args).output().map_err(|e| format!("sweep bench: cannot run ksim: {e}"))?;
     let wall = start.elapsed().as_secs_f64();
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let cpu = cpu.zip(children_cpu()).map(|(a, b)| b - a);
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
     if o.status.code() != Some(0) {
-        return Err(format!("sweep bench: `ksim {}` exited {}: {}", args.join(" "), o.status, err.trim()));
+        return Err(format!("sweep bench: `ksim {}` exited {}: {}", args.join(" "), o.status, stderr.trim()));
     }
-    Ok((wall, err))
+    Ok(Cost { wall, cpu, stderr })
 }
 
 /// (executions, seconds) from the closing line `... N executions in T s: R executions/s`.
@@ -80,39 +102,55 @@ fn direct(seeds: u64, jobs: usize) -> Result<(f64, f64), String> {
 }
 
 pub fn run(b: &Budget) -> GroupResult {
-    let (seeds, shard_seeds, rounds) = if b.quick { (40, 40, 1) } else { (100_000, 20_000, 3) };
+    let (seeds, shard_seeds, rounds) = if b.quick { (40, 40, 1) } else { (100_000, 20_000, 5) };
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
 
     // --shard 1/1 is the whole run, and prints its rate.
-    let (_, err) = check(seeds, &["--shard", "1/1"])?;
-    let (execs, secs) = rate(&err)?;
+    let (execs, secs) = rate(&check(seeds, &["--shard", "1/1"])?.stderr)?;
     let sweep = execs / secs;
-    let (d_execs, d_secs) = direct(seeds, jobs)?;
-    let direct = d_execs / d_secs;
 
-    let mut ratios = Vec::new();
+    // The ratios pair measurements taken back to back: this machine's speed drifts by more
+    // than the differences measured (±15% between minutes).
+    let (mut directs, mut vs_direct, mut overheads, mut cpu_overheads) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
-        let (whole, _) = check(shard_seeds, &[])?;
-        let mut sum = 0.0;
+        let (d_execs, d_secs) = direct(shard_seeds, jobs)?;
+        let (c_execs, c_secs) = rate(&check(shard_seeds, &["--shard", "1/1"])?.stderr)?;
+        directs.push(d_execs / d_secs);
+        vs_direct.push((c_execs / c_secs) / (d_execs / d_secs));
+        let whole = check(shard_seeds, &[])?;
+        let (mut wall, mut cpu) = (0.0, Some(0.0));
         for k in 1..=SHARDS {
-            sum += check(shard_seeds, &["--shard", &format!("{k}/{SHARDS}")])?.0;
+            let c = check(shard_seeds, &["--shard", &format!("{k}/{SHARDS}")])?;
+            wall += c.wall;
+            cpu = cpu.zip(c.cpu).map(|(a, b)| a + b);
         }
-        ratios.push(sum / whole);
+        overheads.push(wall / whole.wall);
+        if let Some(r) = cpu.zip(whole.cpu).map(|(s, w)| s / w) {
+            cpu_overheads.push(r);
+        }
     }
 
     let fig = |name, value, unit| Figure { name, value, unit };
     let about = format!(
         "{SCENARIO} under pct:depth={DEPTH}:iters={ITERATIONS}, {seeds} seeds, {jobs} worker(s); shards: {SHARDS} \
-         processes of {shard_seeds} seeds vs one, {rounds} round(s)"
+         processes of {shard_seeds} seeds vs one, median of {rounds} round(s)"
     );
     Ok((
         about,
         vec![
             fig("sweep_execs_per_s", sweep, Unit::PerSec),
             fig("sweep_executions", execs, Unit::Count),
-            fig("sweep_direct_execs_per_s", direct, Unit::PerSec),
-            fig("sweep_vs_direct_ratio", sweep / direct, Unit::Ratio),
-            fig("shard_overhead_ratio", median(ratios), Unit::Ratio),
+            fig("sweep_direct_execs_per_s", median(directs), Unit::PerSec),
+            fig("sweep_vs_direct_ratio", median(vs_direct), Unit::Ratio),
+            fig("shard_overhead_ratio", median(overheads.clone()), Unit::Ratio),
+            fig(
+                "shard_overhead_ratio_min",
+                overheads.iter().copied().fold(f64::INFINITY, f64::min),
+                Unit::Ratio,
+            ),
+            fig("shard_overhead_ratio_max", overheads.iter().copied().fold(0.0, f64::max), Unit::Ratio),
+            fig("shard_overhead_cpu_ratio", median(cpu_overheads), Unit::Ratio),
         ],
     ))
 }

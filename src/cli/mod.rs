@@ -72,7 +72,7 @@ enum Command {
 #[derive(Args)]
 struct BenchArgs {
     /// Benchmark group: core, memory, drivers, catalogue, sweep, or all (every one but sweep,
-    /// which takes minutes).
+    /// which takes about seven minutes).
     group: String,
     /// Print one JSON object of named numbers instead of a table.
     #[arg(long)]
