@@ -207,6 +207,11 @@ fn shard_index_from_job_completion_index_is_zero_based() {
         assert_eq!(code(&from_env), 0, "{}", stderr(&from_env));
         assert_eq!(stdout(&from_env), stdout(&explicit), "index {index} is shard {}/3", index + 1);
     }
+    // Without a shard flag the variable does not shard the run, and ksim says so.
+    let plain = ksim(&args);
+    let in_pod = command(&args).env("JOB_COMPLETION_INDEX", "1").output().unwrap();
+    assert_eq!(stdout(&in_pod), stdout(&plain));
+    assert!(stderr(&in_pod).contains("JOB_COMPLETION_INDEX is set but neither --shard nor --shard-count"));
 }
 
 /// Exit status 2, one line on stderr naming each of `names`, nothing on stdout.
