@@ -59,3 +59,16 @@ fn bench_all_json_has_every_groups_keys() {
         ],
     );
 }
+
+#[test]
+fn bench_sweep_json_has_the_throughput_and_the_shard_overhead() {
+    let m = bench_json("sweep");
+    assert_positive(
+        &m,
+        &["sweep_execs_per_s", "sweep_direct_execs_per_s", "sweep_vs_direct_ratio", "shard_overhead_ratio"],
+    );
+    // The flush race under PCT is found in the first execution of every seed (--quick: 40).
+    assert_eq!(m["sweep_executions"], 40);
+    // Not part of `all`: it takes minutes.
+    assert!(!bench_json("all").contains_key("shard_overhead_ratio"));
+}

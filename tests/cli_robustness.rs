@@ -26,7 +26,7 @@ impl Gen {
 }
 
 const COMMANDS: &[&str] =
-    &["check", "run", "replay", "trace", "diff", "list", "bench", "help", "chek", "", "--"];
+    &["check", "run", "replay", "trace", "diff", "list", "bench", "merge", "help", "chek", "", "--"];
 const SCENARIOS: &[&str] =
     &["demo-race", "read-unwritten", "pmem-atomic", "nope", "", "demo-race/x", "ümlaut"];
 /// Flags and values, including ones that are wrong for the command they land on. No value here
@@ -44,6 +44,8 @@ const FLAGS: &[&str] = &[
     "--json",
     "--configs",
     "--seeds",
+    "--shard",
+    "--shard-count",
     "--bogus",
     "-x",
     "--",
@@ -88,6 +90,9 @@ const VALUES: &[&str] = &[
     "demo-race/std/eX",
     "core",
     "memory",
+    "2/3",
+    "0/3",
+    "x/y",
 ];
 
 fn argv(g: &mut Gen) -> Vec<String> {

@@ -1,11 +1,12 @@
 //! `ksim bench GROUP`: performance figures, in the same process and run, so the ratios compare
-//! like with like. Each group is one function returning named figures; `all` runs every group.
-//! Groups to come (memory, drivers, catalogue) are one more entry in [`GROUPS`] each.
+//! like with like. Each group is one function returning named figures; `all` runs every group
+//! but the long ones (`sweep`), which run only by name.
 
 mod catalogue;
 mod core;
 mod drivers;
 mod memory;
+mod sweep;
 
 use std::process::ExitCode;
 
@@ -69,9 +70,26 @@ pub type GroupResult = Result<(String, Vec<Figure>), String>;
 
 type Group = fn(&Budget) -> GroupResult;
 
-/// Every group, in the order `all` runs them.
-const GROUPS: &[(&str, Group)] =
-    &[("core", core::run), ("memory", memory::run), ("drivers", drivers::run), ("catalogue", catalogue::run)];
+/// A group, and whether `all` runs it.
+struct Entry {
+    name: &'static str,
+    run: Group,
+    in_all: bool,
+}
+
+const fn entry(name: &'static str, run: Group, in_all: bool) -> Entry {
+    Entry { name, run, in_all }
+}
+
+/// Every group, in the order `all` runs them. `sweep` takes about seven minutes (100,000 seeds, and the
+/// shards as separate processes): only by name.
+const GROUPS: &[Entry] = &[
+    entry("core", core::run, true),
+    entry("memory", memory::run, true),
+    entry("drivers", drivers::run, true),
+    entry("catalogue", catalogue::run, true),
+    entry("sweep", sweep::run, false),
+];
 
 /// The median of `v` (NaN for none).
 pub fn median(mut v: Vec<f64>) -> f64 {
@@ -80,16 +98,17 @@ pub fn median(mut v: Vec<f64>) -> f64 {
 }
 
 pub fn run(group: &str, json: bool, quick: bool) -> CliResult {
-    let chosen: Vec<&(&str, Group)> = GROUPS.iter().filter(|g| group == "all" || g.0 == group).collect();
+    let chosen: Vec<&Entry> =
+        GROUPS.iter().filter(|g| if group == "all" { g.in_all } else { g.name == group }).collect();
     if chosen.is_empty() {
-        let names: Vec<&str> = GROUPS.iter().map(|g| g.0).collect();
+        let names: Vec<&str> = GROUPS.iter().map(|g| g.name).collect();
         return Err(format!("unknown bench group '{group}' (valid: {}, all)", names.join(", ")));
     }
     let budget = if quick { Budget::QUICK } else { Budget::FULL };
     let mut results = Vec::new();
-    for (name, f) in chosen {
-        let (about, figs) = f(&budget)?;
-        results.push((*name, about, figs));
+    for g in chosen {
+        let (about, figs) = (g.run)(&budget)?;
+        results.push((g.name, about, figs));
     }
     out(&if json { to_json(&budget, &results) } else { table(&budget, &results) });
     Ok(ExitCode::SUCCESS)
@@ -114,7 +133,9 @@ fn table(b: &Budget, results: &[(&str, String, Vec<Figure>)]) -> String {
     let w = results.iter().flat_map(|(_, _, f)| f).map(|f| f.name.len()).max().unwrap_or(0);
     let mut t = String::new();
     for (group, about, figs) in results {
-        t.push_str(&format!("{group} ({about}; median of {})\n", b.repeats));
+        // The sweep group states its own rounds.
+        let median = if *group == "sweep" { String::new() } else { format!("; median of {}", b.repeats) };
+        t.push_str(&format!("{group} ({about}{median})\n"));
         for f in figs {
             let (v, unit) = match f.unit {
                 Unit::PerSec => (format!("{:.0}", f.value), "exec/s"),

@@ -2,21 +2,21 @@
 //! scenario's expected verdict, printed as KTAP (kunit's layout: one test per scenario and mode,
 //! one subtest per scheduler).
 //!
-//! Runs go to worker threads, but stdout is assembled afterwards in catalogue order and holds
-//! nothing that depends on timing, so two runs with the same arguments print the same bytes.
-
-use std::io::IsTerminal;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+//! A unit of work is one scenario × mode × scheduler × seed (`--seeds` for random and pct);
+//! units go to worker threads, and with `--shard K/N` only the K-th of N slices of them run
+//! (see `sweep` and `shard`). stdout is assembled afterwards in catalogue order and holds
+//! nothing that depends on timing, so two runs with the same arguments print the same bytes,
+//! and `ksim merge` of the shards prints the unsharded run's bytes.
 
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use ksim::{CheckMode, Runner, Scheduler};
 use ksim_scenarios::{catalogue, default_schedulers, Scenario, Settings};
 
+use super::shard::{self, ShardArgs};
+use super::sweep::{self, Cell, Divergence, First, Mismatch, Plan, Shard, Tally};
 use super::{
-    expected, matches, out, parse_count, parse_seed, reproduce_line, scheduler, settings, status, verdict,
-    CliResult,
+    expected, ktap, matches, out, parse_count, parse_seed, reproduce_line, scheduler, settings, status,
+    verdict, CliResult,
 };
 
 #[derive(Args)]
@@ -47,9 +47,13 @@ pub struct CheckArgs {
     /// not deterministic once a scenario has two tasks.
     #[arg(long)]
     verify_determinism: bool,
-    /// Seeds per seeded scheduler (random, pct) for --verify-determinism, from --seed on.
+    /// Seeds per seeded scheduler (random, pct), from --seed on: each seed is a run whose
+    /// verdict must match; with --verify-determinism, a run pair that must be byte-identical
+    /// (the verdict held on the first seed only).
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = parse_count, allow_hyphen_values = true)]
     seeds: usize,
+    #[command(flatten)]
+    shard: ShardArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -66,18 +70,6 @@ struct Test<'a> {
     settings: Settings,
 }
 
-/// One KTAP subtest's result: a scheduler's run of a test.
-struct Sub {
-    ok: bool,
-    skipped: bool,
-    /// Text after the subtest name (`# SKIP ...`, `# expected ...`), with its leading space.
-    directive: String,
-    /// Diagnostic lines, printed before the result line as kunit does.
-    diags: Vec<String>,
-    /// A line for stderr: what an unchecked, nondeterministic run found.
-    note: Option<String>,
-}
-
 pub fn run(a: CheckArgs) -> CliResult {
     // Validate everything before running anything: bad input must not cost a sweep.
     let scenarios = if a.scenarios.is_empty() {
@@ -92,6 +84,14 @@ pub fn run(a: CheckArgs) -> CliResult {
     };
     for s in &schedulers {
         Runner::new(s.clone()).check_environment()?;
+    }
+    let index_var = std::env::var(shard::INDEX_VAR).ok();
+    let shard = a.shard.resolve(index_var.as_deref())?;
+    if shard.is_none() && index_var.is_some() {
+        eprintln!(
+            "ksim: note: {} is set but neither --shard nor --shard-count is given: running every unit",
+            shard::INDEX_VAR
+        );
     }
     let modes = match a.mode {
         Some(Modes::Observed) => vec![CheckMode::Observed],
@@ -118,116 +118,147 @@ pub fn run(a: CheckArgs) -> CliResult {
         }
     }
     let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let verify = a.verify_determinism.then_some(a.seeds);
-    let subs = sweep(&tests, &schedulers, jobs, verify);
-    for note in subs.iter().filter_map(|s| s.note.as_ref()) {
+    let plan = plan(&tests, &schedulers, a.seeds as u64);
+    let n = schedulers.len();
+    let whole = shard.unwrap_or(Shard::WHOLE);
+    let (tallies, stats) = sweep::run(
+        &plan,
+        whole,
+        jobs,
+        |c| format!("{} {}", tests[c / n].name, schedulers[c % n].name()),
+        |c, seed| run_seed(&tests[c / n], &schedulers[c % n], &plan.cells[c], seed, a.verify_determinism),
+    );
+    // The rate is for a person watching, and for a shard's log in CI; stdout never has it.
+    if sweep::on_terminal() || shard.is_some() {
+        eprintln!("{}", stats.line(shard));
+    }
+    for note in tallies.iter().flatten().filter_map(|t| t.note.as_ref()) {
         eprintln!("ksim: note: {note}");
     }
-    let (text, all_ok) = ktap(&tests, &schedulers, &subs);
+    let names: Vec<String> = tests.iter().map(|t| t.name.clone()).collect();
+    let sched_names: Vec<String> = schedulers.iter().map(|s| s.name().to_string()).collect();
+    let Some(shard) = shard else {
+        let blocks = ktap::blocks(&names, &sched_names, &plan, &tallies, |_, _| None);
+        let (text, ok) = ktap::render(&blocks, None);
+        out(&text);
+        return Ok(status(ok));
+    };
+    let run = shard::Run {
+        tests: names,
+        schedulers: schedulers.iter().map(|s| [s.name().to_string(), s.to_string()]).collect(),
+        config: user.label(),
+        seed: a.seed,
+        seeds: a.seeds as u64,
+        verify: a.verify_determinism,
+        units: plan.units(),
+    };
+    let (text, ok) = shard::output(shard, run, &sched_names, &plan, &tallies);
     out(&text);
-    Ok(status(all_ok))
+    Ok(status(ok))
 }
 
-/// Runs every (test, scheduler) pair on `jobs` threads; results come back in input order.
-fn sweep(tests: &[Test<'_>], schedulers: &[Scheduler], jobs: usize, verify: Option<usize>) -> Vec<Sub> {
-    let units: Vec<(usize, usize)> =
-        (0..tests.len()).flat_map(|t| (0..schedulers.len()).map(move |s| (t, s))).collect();
-    let results: Vec<Mutex<Option<Sub>>> = units.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let bar = progress(units.len() as u64);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.min(units.len()) {
-            let work = || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(t, s)) = units.get(i) else { break };
-                bar.set_message(format!("{} {}", tests[t].name, schedulers[s].name()));
-                let mut sub = check_one(&tests[t], &schedulers[s]);
-                if let Some(seeds) = verify {
-                    determinism(&tests[t], &schedulers[s], seeds, &mut sub);
-                }
-                *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(sub);
-                bar.inc(1);
-            };
-            // The model checkers recurse through the scenario on this thread's stack.
-            std::thread::Builder::new()
-                .stack_size(16 << 20)
-                .spawn_scoped(scope, work)
-                .expect("spawn a check worker thread");
+/// Every (test, scheduler) cell and its seeds: `--seeds` for random and pct, one for the
+/// schedulers without a seed and for a skipped cell.
+fn plan(tests: &[Test<'_>], schedulers: &[Scheduler], seeds: u64) -> Plan {
+    let (mut cells, mut counts) = (Vec::new(), Vec::new());
+    for test in tests {
+        for sched in schedulers {
+            let c = cell(test, sched);
+            let seeded = matches!(sched, Scheduler::Random { .. } | Scheduler::Pct { .. });
+            counts.push(if seeded && !matches!(c, Cell::Skip(_)) { seeds } else { 1 });
+            cells.push(c);
         }
-    });
-    bar.finish_and_clear();
-    results
-        .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()).expect("every unit ran"))
-        .collect()
-}
-
-/// A progress bar on stderr, only for a person watching a terminal.
-fn progress(len: u64) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
     }
-    let style = ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {wide_msg}")
-        .expect("valid progress template");
-    ProgressBar::new(len).with_style(style)
+    Plan::new(cells, counts)
 }
 
-fn check_one(test: &Test<'_>, sched: &Scheduler) -> Sub {
+/// What a (test, scheduler) cell is, before anything runs.
+fn cell(test: &Test<'_>, sched: &Scheduler) -> Cell {
     let s = test.scenario;
     if let Err(why) = s.check_keys(&test.settings) {
-        return Sub {
-            ok: true,
-            skipped: true,
-            directive: format!(" # SKIP {why}"),
-            diags: Vec::new(),
-            note: None,
-        };
+        return Cell::Skip(why);
     }
     if !s.supports(sched) {
-        return Sub {
-            ok: true,
-            skipped: true,
-            directive: format!(" # SKIP {} cannot run {} tasks at once", sched.name(), s.max_tasks),
-            diags: Vec::new(),
-            note: None,
-        };
+        return Cell::Skip(format!("{} cannot run {} tasks at once", sched.name(), s.max_tasks));
     }
-    let o = s.run(&test.settings, sched.clone());
-    let found = verdict(&o);
-    let Some(expect) = s.expected_under(&test.settings, sched) else {
+    match s.expected_under(&test.settings, sched) {
         // One real-thread run of an interleaving-dependent scenario: any verdict is acceptable,
         // and which one happens varies from run to run, so it goes to stderr to keep stdout
         // byte-identical across runs.
-        let replay = match o.first_report() {
-            Some(r) if r.replayable => format!(" (replay: ksim replay {})", r.token),
-            Some(_) => reproduce_line(s, &test.settings, &o).map(|l| format!(" ({l})")).unwrap_or_default(),
-            None => String::new(),
-        };
-        return Sub {
-            ok: true,
-            skipped: false,
-            directive: String::new(),
-            diags: vec![
-                format!("executions: {}", o.executions),
-                "verdict not checked: interleaving-dependent, one real-thread run (found: see stderr)"
-                    .to_string(),
-            ],
-            note: Some(format!("{} {}: found {found}{replay}", test.name, sched.name())),
-        };
+        None => Cell::Unchecked,
+        Some(e) => Cell::Checked(expected(&e)),
+    }
+}
+
+/// One unit: the test under the cell's scheduler with seed number `index` (from `--seed`),
+/// compared with the expectation; with `--verify-determinism`, run a second time and compared
+/// byte for byte instead (the first seed is still held to the expectation). Returns the tally
+/// and every execution run.
+fn run_seed(test: &Test<'_>, sched: &Scheduler, cell: &Cell, index: u64, verify: bool) -> (Tally, u64) {
+    let mut t = Tally { seeds: 1, ..Tally::default() };
+    if let Cell::Skip(_) = cell {
+        return (t, 0);
+    }
+    let sched = match sched {
+        Scheduler::Random { seed, .. } | Scheduler::Pct { seed, .. } => {
+            reseeded(sched, seed.wrapping_add(index))
+        }
+        other => other.clone(),
     };
-    let ok = matches(Some(&expect), &o);
-    let mut diags = Vec::new();
-    if let Some(r) = o.first_report() {
-        diags.push(r.headline().to_string());
-        match r.replayable {
-            true => diags.push(format!("replay: ksim replay {}", r.token)),
-            false => diags.extend(reproduce_line(s, &test.settings, &o)),
+    let o = test.scenario.run(&test.settings, sched.clone());
+    let mut all = o.executions;
+    t.executions = o.executions;
+    let headline = o.first_report().map(|r| r.headline().to_string());
+    // The replay command (`ksim replay TOKEN`), or for a std run of several tasks, which no
+    // token replays, what can: the same scenario under a deterministic scheduler.
+    let token = o.first_report().map(|r| match r.replayable {
+        true => format!("ksim replay {}", r.token),
+        false => reproduce_line(test.scenario, &test.settings, &o)
+            .map_or_else(String::new, |l| l.trim_start_matches("replay: ").to_string()),
+    });
+    if index == 0 {
+        // An unchecked run's report varies from run to run: only its note (stderr) shows it.
+        let (headline, token) = match cell {
+            Cell::Unchecked => (None, None),
+            _ => (headline.clone(), token.clone()),
+        };
+        t.first = Some(First { executions: o.executions, headline, replay: token });
+    }
+    match cell {
+        Cell::Unchecked => {
+            let replay = token.map(|t| format!(" (replay: {t})")).unwrap_or_default();
+            t.note = Some(format!("{} {}: found {}{replay}", test.name, sched.name(), verdict(&o)));
+        }
+        // --verify-determinism holds the seeds after the first to their run pairs only, so a
+        // small --iterations budget can verify determinism over many seeds.
+        Cell::Checked(_)
+            if (!verify || index == 0)
+                && !matches(test.scenario.expected_under(&test.settings, &sched).as_ref(), &o) =>
+        {
+            let config = test.settings.label();
+            let config = if config.is_empty() { String::new() } else { format!(" --config {config}") };
+            t.mismatches = 1;
+            t.mismatch = Some(Mismatch {
+                seed: index,
+                scheduler: sched.to_string(),
+                found: verdict(&o),
+                headline,
+                replay: token,
+                rerun: format!("ksim run {} --scheduler {sched}{config}", test.scenario.name),
+            });
+        }
+        _ => {}
+    }
+    // std is not compared: real threads are not deterministic once a scenario has two tasks.
+    if verify && !matches!(sched, Scheduler::Std) {
+        let again = test.scenario.run(&test.settings, sched.clone());
+        all += again.executions;
+        t.pairs = 1;
+        if fingerprint(&o) != fingerprint(&again) {
+            t.nondeterministic = Some(Divergence { seed: index, scheduler: sched.to_string() });
         }
     }
-    diags.push(format!("executions: {}", o.executions));
-    let directive =
-        if ok { String::new() } else { format!(" # expected {}, found {found}", expected(&expect)) };
-    Sub { ok, skipped: false, directive, diags, note: None }
+    (t, all)
 }
 
 /// Everything an outcome shows, as one string: two runs are deterministic when these are equal.
@@ -250,56 +281,4 @@ fn reseeded(sched: &Scheduler, seed: u64) -> Scheduler {
         Scheduler::Pct { depth, iterations, .. } => Scheduler::Pct { seed, depth, iterations },
         other => other,
     }
-}
-
-/// `--verify-determinism`: runs the test twice per seed (once for unseeded schedulers) and
-/// fails the subtest at the first pair of outcomes that differ.
-fn determinism(test: &Test<'_>, sched: &Scheduler, seeds: usize, sub: &mut Sub) {
-    if sub.skipped || matches!(sched, Scheduler::Std) {
-        return;
-    }
-    let base = match sched {
-        Scheduler::Random { seed, .. } | Scheduler::Pct { seed, .. } => Some(*seed),
-        _ => None,
-    };
-    let runs: Vec<Scheduler> = match base {
-        Some(b) => (0..seeds as u64).map(|i| reseeded(sched, b.wrapping_add(i))).collect(),
-        None => vec![sched.clone()],
-    };
-    for s in &runs {
-        let (a, b) =
-            (test.scenario.run(&test.settings, s.clone()), test.scenario.run(&test.settings, s.clone()));
-        if fingerprint(&a) != fingerprint(&b) {
-            sub.ok = false;
-            sub.directive = format!(" # nondeterministic: two runs of {s} differ");
-            return;
-        }
-    }
-    sub.diags.push(format!("deterministic: {} run pair(s) byte-identical", runs.len()));
-}
-
-/// The KTAP text and whether every subtest passed.
-fn ktap(tests: &[Test<'_>], schedulers: &[Scheduler], subs: &[Sub]) -> (String, bool) {
-    let mut t = format!("KTAP version 1\n1..{}\n", tests.len());
-    let (mut pass, mut fail, mut skip) = (0, 0, 0);
-    for (i, (test, subs)) in tests.iter().zip(subs.chunks(schedulers.len())).enumerate() {
-        t.push_str(&format!("    KTAP version 1\n    # Subtest: {}\n    1..{}\n", test.name, subs.len()));
-        for (j, (sub, sched)) in subs.iter().zip(schedulers).enumerate() {
-            for d in &sub.diags {
-                t.push_str(&format!("    # {d}\n"));
-            }
-            let ok = if sub.ok { "ok" } else { "not ok" };
-            t.push_str(&format!("    {ok} {} {}{}\n", j + 1, sched.name(), sub.directive));
-        }
-        let p = subs.iter().filter(|s| s.ok && !s.skipped).count();
-        let f = subs.iter().filter(|s| !s.ok).count();
-        let k = subs.iter().filter(|s| s.skipped).count();
-        t.push_str(&format!("    # {}: pass:{p} fail:{f} skip:{k} total:{}\n", test.name, subs.len()));
-        let ok = if f == 0 { "ok" } else { "not ok" };
-        let skipped = if k == subs.len() { " # SKIP" } else { "" };
-        t.push_str(&format!("{ok} {} {}{skipped}\n", i + 1, test.name));
-        (pass, fail, skip) = (pass + p, fail + f, skip + k);
-    }
-    t.push_str(&format!("# Totals: pass:{pass} fail:{fail} skip:{skip} total:{}\n", pass + fail + skip));
-    (t, fail == 0)
 }

@@ -7,8 +7,12 @@
 
 mod check;
 mod diff;
+mod ktap;
 mod list;
+mod merge;
 mod run;
+mod shard;
+mod sweep;
 mod trace;
 
 use std::io::Write as _;
@@ -43,6 +47,13 @@ enum Command {
     },
     /// Run scenarios under every scheduler and print a KTAP report (the main job).
     Check(check::CheckArgs),
+    /// Combine the outputs of every shard of one `ksim check --shard K/N` run into the report
+    /// and exit status of the same run without --shard.
+    Merge {
+        /// The shard outputs, in any order.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
+    },
     /// Run one scenario once and print its reports in full and a summary.
     Run(run::RunArgs),
     /// Repeat the run named by a replay token (printed on every report's `replay:` line).
@@ -60,7 +71,8 @@ enum Command {
 
 #[derive(Args)]
 struct BenchArgs {
-    /// Benchmark group: core, or all.
+    /// Benchmark group: core, memory, drivers, catalogue, sweep, or all (every one but sweep,
+    /// which takes about seven minutes).
     group: String,
     /// Print one JSON object of named numbers instead of a table.
     #[arg(long)]
@@ -79,6 +91,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::List { configs } => list::run(configs),
         Command::Check(a) => check::run(a),
+        Command::Merge { files } => merge::run(&files),
         Command::Run(a) => run::run(a),
         Command::Replay { token } => run::replay(&token),
         Command::Trace(a) => trace::run(a),

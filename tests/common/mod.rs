@@ -5,7 +5,7 @@
 use std::process::{Command, Output};
 
 /// Variables that ksim refuses (they would silently override a run's scheduler settings).
-const OVERRIDES: &[&str] = &[
+pub const OVERRIDES: &[&str] = &[
     "SHUTTLE_RANDOM_SEED",
     "LOOM_MAX_PREEMPTIONS",
     "LOOM_MAX_BRANCHES",
