@@ -14,11 +14,21 @@ use crate::model::task::Site;
 /// Process or softirq context; does not sleep; the task is atomic until `local_bh_enable()`.
 #[track_caller]
 pub fn local_bh_disable() {
-    bh_disable(&current(), SOFTIRQ_DISABLE_OFFSET, Site { at: Loc::caller(), op: "local_bh_disable" });
+    local_bh_disable_at(Loc::caller())
+}
+
+/// [`local_bh_disable`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn local_bh_disable_at(at: Loc) {
+    bh_disable(&current(), SOFTIRQ_DISABLE_OFFSET, Site { at, op: "local_bh_disable" });
 }
 
 /// `local_bh_enable()`: -0x200 (pending softirqs would run here in the kernel).
 #[track_caller]
 pub fn local_bh_enable() {
-    bh_enable(&current(), SOFTIRQ_DISABLE_OFFSET, Site { at: Loc::caller(), op: "local_bh_enable" });
+    local_bh_enable_at(Loc::caller())
+}
+
+/// [`local_bh_enable`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn local_bh_enable_at(at: Loc) {
+    bh_enable(&current(), SOFTIRQ_DISABLE_OFFSET, Site { at, op: "local_bh_enable" });
 }

@@ -45,8 +45,8 @@ pub fn host_ptr(a: KAddr) -> Option<*mut u8> {
 }
 
 /// The kernel address of host pointer `ptr`, if it falls in a page buffer handed out by
-/// [`host_ptr`] or in a slab object (live or quarantined). A highmem page's address carries the
-/// current task's most recent `kmap_atomic()`/`kmap_local_page()` mapping of it, if any.
+/// [`host_ptr`] or in a slab object (live or quarantined). A page's address carries the current
+/// task's most recent `kmap_atomic()`/`kmap_local_page()` mapping of it, if any.
 pub fn kaddr_of(ptr: usize) -> Option<KAddr> {
     let t = current();
     let mm = t.exec.mm();
@@ -56,13 +56,14 @@ pub fn kaddr_of(ptr: usize) -> Option<KAddr> {
                 Some(SlotEntry { gen, slot: Slot::Live(f) }) => (*gen, f.zone),
                 _ => return None,
             };
-            let map = match zone {
-                Zone::Normal => 0,
-                Zone::HighMem => {
-                    let st = t.state();
-                    // No live mapping: an id no slot has, which the checks call unmapped.
-                    st.kmaps.iter().rev().find(|k| k.pfn == pfn).map_or(u64::MAX - 1, |k| k.id)
-                }
+            // The task's most recent live mapping of the frame names the address (so unmapping
+            // it pops that mapping); without one, a lowmem page is reached through the direct
+            // map and a highmem page through an id no slot has, which the checks call unmapped.
+            let slot = t.state().kmaps.iter().rev().find(|k| k.pfn == pfn).map(|k| k.id);
+            let map = match (slot, zone) {
+                (Some(id), _) => id,
+                (None, Zone::Normal) => 0,
+                (None, Zone::HighMem) => u64::MAX - 1,
             };
             return Some(KAddr { pfn, gen, off: (ptr - base) as u64, map });
         }
@@ -101,12 +102,35 @@ pub fn exec_local<T: Any + Default + Send + Sync>() -> Arc<T> {
     v
 }
 
-/// Pushes `name` on the current task's simulated call stack (a foreign function's entry).
+/// Pushes `name` on the current task's simulated call stack (a foreign function's entry); a
+/// no-op outside a task.
+#[inline]
 pub fn frame_push(name: &'static str) {
-    current().state().frames.push(name);
+    if let Some(t) = crate::model::backend::current_task() {
+        t.state().frames.push(name);
+    }
 }
 
 /// Pops the current task's innermost simulated frame (a foreign function's exit).
+#[inline]
 pub fn frame_pop() {
-    current().state().frames.pop();
+    if let Some(t) = crate::model::backend::current_task() {
+        t.state().frames.pop();
+    }
+}
+
+/// Whether the calling thread is running a simulated task (foreign code may run outside one,
+/// e.g. a test calling it directly).
+pub fn in_task() -> bool {
+    crate::model::backend::current_task().is_some()
+}
+
+/// Reports a free (`op`, called at `at`) of an address the model does not know at all (stack,
+/// static data, or a heap pointer that never came from the kernel): KASAN's invalid-free.
+pub fn invalid_free_at(at: crate::defs::loc::Loc, op: &'static str) {
+    let t = current();
+    let body = format!(
+        "BUG: KASAN: invalid-free in {op} at {at}\nthe address is not a kernel address (stack, static data, or never allocated)\n"
+    );
+    t.exec.report(&t, crate::model::report::Violation::InvalidFree, body, op);
 }

@@ -59,7 +59,12 @@ pub fn page_address(page: Page) -> Option<KAddr> {
 /// May sleep (`might_sleep()`).
 #[track_caller]
 pub fn kmap(page: Page) -> KAddr {
-    might_sleep_at(Loc::caller(), "kmap()", None);
+    kmap_at(Loc::caller(), page)
+}
+
+/// [`kmap`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn kmap_at(at: Loc, page: Page) -> KAddr {
+    might_sleep_at(at, "kmap()", None);
     let t = current();
     let addr = {
         let mut mm = t.exec.mm();
@@ -81,8 +86,13 @@ pub fn kmap(page: Page) -> KAddr {
 /// Not from interrupt context (the kernel BUGs).
 #[track_caller]
 pub fn kunmap(page: Page) {
+    kunmap_at(Loc::caller(), page)
+}
+
+/// [`kunmap`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn kunmap_at(at: Loc, page: Page) {
     if crate::preempt::in_interrupt() {
-        crate::sched::bug();
+        crate::sched::bug_at(at);
     }
     let t = current();
     {
@@ -193,13 +203,23 @@ fn pop_out_of_order(t: &TaskCell, addr: KAddr, at: Loc, op: &'static str) {
 /// Any; does not sleep; nothing may sleep until the matching `kunmap_atomic()`.
 #[track_caller]
 pub fn kmap_atomic(page: Page) -> KAddr {
-    push_map(page, true, Loc::caller())
+    kmap_atomic_at(Loc::caller(), page)
+}
+
+/// [`kmap_atomic`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn kmap_atomic_at(at: Loc, page: Page) -> KAddr {
+    push_map(page, true, at)
 }
 
 /// `kunmap_atomic(addr)`: must unmap the most recent `kmap_atomic()`.
 #[track_caller]
 pub fn kunmap_atomic(addr: KAddr) {
-    pop_map(addr, true, Loc::caller())
+    kunmap_atomic_at(Loc::caller(), addr)
+}
+
+/// [`kunmap_atomic`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn kunmap_atomic_at(at: Loc, addr: KAddr) {
+    pop_map(addr, true, at)
 }
 
 /// `kmap_local_page(page)`: a thread-local mapping; preemptible.
@@ -208,13 +228,23 @@ pub fn kunmap_atomic(addr: KAddr) {
 /// Any; the task may sleep while holding it.
 #[track_caller]
 pub fn kmap_local_page(page: Page) -> KAddr {
-    push_map(page, false, Loc::caller())
+    kmap_local_page_at(Loc::caller(), page)
+}
+
+/// [`kmap_local_page`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn kmap_local_page_at(at: Loc, page: Page) -> KAddr {
+    push_map(page, false, at)
 }
 
 /// `kunmap_local(addr)`: must unmap the most recent `kmap_local_page()`.
 #[track_caller]
 pub fn kunmap_local(addr: KAddr) {
-    pop_map(addr, false, Loc::caller())
+    kunmap_local_at(Loc::caller(), addr)
+}
+
+/// [`kunmap_local`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn kunmap_local_at(at: Loc, addr: KAddr) {
+    pop_map(addr, false, at)
 }
 
 /// `clear_highpage(page)`: zeroes a page through a temporary atomic mapping.

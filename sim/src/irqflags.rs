@@ -15,13 +15,30 @@ pub struct IrqFlags {
     pub(crate) disabled: bool,
 }
 
+impl IrqFlags {
+    /// The flags of a state saved elsewhere (a foreign caller's `unsigned long flags`).
+    pub fn saved(disabled: bool) -> IrqFlags {
+        IrqFlags { disabled }
+    }
+
+    /// Whether irqs were disabled when the flags were saved.
+    pub fn disabled(self) -> bool {
+        self.disabled
+    }
+}
+
 /// `local_irq_disable()`.
 ///
 /// # Context
 /// Any. Leaves preempt_count alone but makes `irqs_disabled()` true, which `might_sleep()` checks.
 #[track_caller]
 pub fn local_irq_disable() {
-    set_irqs(&current(), true, Site { at: Loc::caller(), op: "local_irq_disable" });
+    local_irq_disable_at(Loc::caller())
+}
+
+/// [`local_irq_disable`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn local_irq_disable_at(at: Loc) {
+    set_irqs(&current(), true, Site { at, op: "local_irq_disable" });
 }
 
 /// `local_irq_enable()`.
@@ -31,22 +48,37 @@ pub fn local_irq_disable() {
 /// interrupts" when it returns).
 #[track_caller]
 pub fn local_irq_enable() {
-    set_irqs(&current(), false, Site { at: Loc::caller(), op: "local_irq_enable" });
+    local_irq_enable_at(Loc::caller())
+}
+
+/// [`local_irq_enable`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn local_irq_enable_at(at: Loc) {
+    set_irqs(&current(), false, Site { at, op: "local_irq_enable" });
 }
 
 /// `local_irq_save(flags)`: disables irqs and returns the previous state.
 #[track_caller]
 pub fn local_irq_save() -> IrqFlags {
+    local_irq_save_at(Loc::caller())
+}
+
+/// [`local_irq_save`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn local_irq_save_at(at: Loc) -> IrqFlags {
     let t = current();
     let disabled = t.state().irqs_disabled;
-    set_irqs(&t, true, Site { at: Loc::caller(), op: "local_irq_save" });
+    set_irqs(&t, true, Site { at, op: "local_irq_save" });
     IrqFlags { disabled }
 }
 
 /// `local_irq_restore(flags)`.
 #[track_caller]
 pub fn local_irq_restore(flags: IrqFlags) {
-    set_irqs(&current(), flags.disabled, Site { at: Loc::caller(), op: "local_irq_restore" });
+    local_irq_restore_at(Loc::caller(), flags)
+}
+
+/// [`local_irq_restore`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn local_irq_restore_at(at: Loc, flags: IrqFlags) {
+    set_irqs(&current(), flags.disabled, Site { at, op: "local_irq_restore" });
 }
 
 /// `irqs_disabled()`.

@@ -24,6 +24,7 @@
 
 mod defs;
 
+pub use defs::loc::Loc;
 pub use defs::{errno, gfp};
 
 pub mod atomic;

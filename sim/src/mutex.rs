@@ -41,7 +41,11 @@ impl<T> Mutex<T> {
     /// Process context; may sleep (`might_sleep()` at entry, every call).
     #[track_caller]
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        let at = Loc::caller();
+        self.lock_at(Loc::caller())
+    }
+
+    /// [`Mutex::lock`] called at `at` (a foreign caller's location).
+    pub fn lock_at(&self, at: Loc) -> MutexGuard<'_, T> {
         might_sleep_at(at, "mutex_lock()", None);
         let t = current();
         lock_acquire(&t, self.name, self.id(), LockKind::Mutex, Site { at, op: "mutex_lock" });
@@ -58,7 +62,11 @@ impl<T> Mutex<T> {
     /// `mutex_trylock(&m)`: never sleeps.
     #[track_caller]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        let at = Loc::caller();
+        self.try_lock_at(Loc::caller())
+    }
+
+    /// [`Mutex::try_lock`] called at `at` (a foreign caller's location).
+    pub fn try_lock_at(&self, at: Loc) -> Option<MutexGuard<'_, T>> {
         let g = self.raw.try_lock()?;
         let t = current();
         lock_acquire(&t, self.name, self.id(), LockKind::Mutex, Site { at, op: "mutex_trylock" });
@@ -71,6 +79,11 @@ impl<T> MutexGuard<'_, T> {
     #[track_caller]
     pub fn unlock(mut self) {
         self.release(Loc::caller());
+    }
+
+    /// `mutex_unlock(&m)` at `at` (a foreign caller's location).
+    pub fn unlock_at(mut self, at: Loc) {
+        self.release(at);
     }
 
     fn release(&mut self, at: Loc) {

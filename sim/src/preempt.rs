@@ -15,9 +15,14 @@ use crate::model::task::Site;
 /// Any; does not sleep. The task is atomic until the matching `preempt_enable()`.
 #[track_caller]
 pub fn preempt_disable() {
+    preempt_disable_at(Loc::caller())
+}
+
+/// [`preempt_disable`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn preempt_disable_at(at: Loc) {
     let t = current();
     if t.exec.config().preempt_count {
-        count_add(&t, PREEMPT_OFFSET, Site { at: Loc::caller(), op: "preempt_disable" });
+        count_add(&t, PREEMPT_OFFSET, Site { at, op: "preempt_disable" });
     }
 }
 
@@ -28,9 +33,14 @@ pub fn preempt_disable() {
 /// Any; must pair with `preempt_disable()`.
 #[track_caller]
 pub fn preempt_enable() {
+    preempt_enable_at(Loc::caller())
+}
+
+/// [`preempt_enable`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn preempt_enable_at(at: Loc) {
     let t = current();
     if t.exec.config().preempt_count {
-        count_sub(&t, PREEMPT_OFFSET, Site { at: Loc::caller(), op: "preempt_enable" });
+        count_sub(&t, PREEMPT_OFFSET, Site { at, op: "preempt_enable" });
     }
 }
 

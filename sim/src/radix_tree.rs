@@ -292,7 +292,11 @@ impl<T: Clone> RadixTreeRoot<T> {
     /// Writers serialise (brd: `brd_lock`). Node allocation as described in the module docs.
     #[track_caller]
     pub fn insert(&self, index: u64, item: T) -> Result<(), Errno> {
-        let at = Loc::caller();
+        self.insert_at(Loc::caller(), index, item)
+    }
+
+    /// [`RadixTreeRoot::insert`] called at `at` (a foreign caller's location).
+    pub fn insert_at(&self, at: Loc, index: u64, item: T) -> Result<(), Errno> {
         self.ghost.write();
         let need = {
             let g = self.inner();
@@ -370,7 +374,11 @@ impl<T: Clone> RadixTreeRoot<T> {
 /// (the kernel WARNs otherwise; use `radix_tree_maybe_preload`).
 #[track_caller]
 pub fn radix_tree_preload(gfp: Gfp) -> Result<(), Errno> {
-    let at = Loc::caller();
+    radix_tree_preload_at(Loc::caller(), gfp)
+}
+
+/// [`radix_tree_preload`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn radix_tree_preload_at(at: Loc, gfp: Gfp) -> Result<(), Errno> {
     let t = current();
     let site = Site { at, op: "radix_tree_preload" };
     if !gfpflags_allow_blocking(gfp) {
@@ -400,19 +408,29 @@ pub fn radix_tree_preload(gfp: Gfp) -> Result<(), Errno> {
 /// preemption.
 #[track_caller]
 pub fn radix_tree_maybe_preload(gfp: Gfp) -> Result<(), Errno> {
+    radix_tree_maybe_preload_at(Loc::caller(), gfp)
+}
+
+/// [`radix_tree_maybe_preload`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn radix_tree_maybe_preload_at(at: Loc, gfp: Gfp) -> Result<(), Errno> {
     if gfpflags_allow_blocking(gfp) {
         return radix_tree_preload(gfp);
     }
     let t = current();
-    preempt_off(&t, Site { at: Loc::caller(), op: "radix_tree_maybe_preload" });
+    preempt_off(&t, Site { at, op: "radix_tree_maybe_preload" });
     Ok(())
 }
 
 /// `radix_tree_preload_end()`: `preempt_enable()`.
 #[track_caller]
 pub fn radix_tree_preload_end() {
+    radix_tree_preload_end_at(Loc::caller())
+}
+
+/// [`radix_tree_preload_end`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn radix_tree_preload_end_at(at: Loc) {
     let t = current();
-    preempt_on(&t, Site { at: Loc::caller(), op: "radix_tree_preload_end" });
+    preempt_on(&t, Site { at, op: "radix_tree_preload_end" });
 }
 
 #[cfg(test)]

@@ -71,8 +71,13 @@ fn updater_order(start: bool) {
 /// nest depth counts against `might_sleep()`).
 #[track_caller]
 pub fn rcu_read_lock() {
+    rcu_read_lock_at(Loc::caller())
+}
+
+/// [`rcu_read_lock`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn rcu_read_lock_at(at: Loc) {
     let t = current();
-    let site = Site { at: Loc::caller(), op: "rcu_read_lock" };
+    let site = Site { at, op: "rcu_read_lock" };
     let cfg = t.exec.config();
     t.rcu.enter();
     // After the reader is visible as inside: a grace period that misses it is ordered before it.
@@ -89,8 +94,13 @@ pub fn rcu_read_lock() {
 /// `rcu_read_unlock()`.
 #[track_caller]
 pub fn rcu_read_unlock() {
+    rcu_read_unlock_at(Loc::caller())
+}
+
+/// [`rcu_read_unlock`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn rcu_read_unlock_at(at: Loc) {
     let t = current();
-    let site = Site { at: Loc::caller(), op: "rcu_read_unlock" };
+    let site = Site { at, op: "rcu_read_unlock" };
     let cfg = t.exec.config();
     // Before the reader is visible as outside: a grace period that waited for it is ordered
     // after its section.
@@ -118,7 +128,11 @@ pub fn rcu_read_lock_held() -> bool {
 /// section (which `might_sleep()` reports).
 #[track_caller]
 pub fn synchronize_rcu() {
-    let at = Loc::caller();
+    synchronize_rcu_at(Loc::caller())
+}
+
+/// [`synchronize_rcu`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn synchronize_rcu_at(at: Loc) {
     might_sleep_at(at, "synchronize_rcu()", None);
     updater_order(true);
     let t = current();

@@ -19,7 +19,12 @@ use crate::model::trace::Cat;
 /// PREEMPT_RCU nest depth) is 0, irqs are enabled and `non_block` is 0.
 #[track_caller]
 pub fn might_sleep() {
-    might_sleep_check(Loc::caller(), "might_sleep()", 0, None);
+    might_sleep_at(Loc::caller())
+}
+
+/// [`might_sleep`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn might_sleep_at(at: Loc) {
+    might_sleep_check(at, "might_sleep()", 0, None);
 }
 
 /// `might_sleep_if(cond)`.
@@ -54,8 +59,13 @@ pub fn might_sleep_contract(api: &str, why: &str) {
 /// Process context with preemption enabled.
 #[track_caller]
 pub fn schedule() {
+    schedule_at(Loc::caller())
+}
+
+/// [`schedule`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn schedule_at(at: Loc) {
     let t = current();
-    schedule_debug(&t, Loc::caller(), "schedule()");
+    schedule_debug(&t, at, "schedule()");
     t.exec.emit(&t, Cat::Sleep, "schedule", String::new);
     drop(t);
     yield_now();
@@ -67,7 +77,12 @@ pub fn schedule() {
 /// May sleep.
 #[track_caller]
 pub fn cond_resched() {
-    might_sleep_check(Loc::caller(), "cond_resched()", 0, None);
+    cond_resched_at(Loc::caller())
+}
+
+/// [`cond_resched`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn cond_resched_at(at: Loc) {
+    might_sleep_check(at, "cond_resched()", 0, None);
     yield_now();
 }
 
@@ -77,7 +92,11 @@ pub fn cond_resched() {
 /// Sleeps: `might_sleep()`, then it really schedules ("scheduling while atomic" if atomic).
 #[track_caller]
 pub fn msleep(ms: u64) {
-    let at = Loc::caller();
+    msleep_at(Loc::caller(), ms)
+}
+
+/// [`msleep`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn msleep_at(at: Loc, ms: u64) {
     might_sleep_check(at, "msleep()", 0, None);
     let t = current();
     schedule_debug(&t, at, "msleep()");
@@ -149,7 +168,11 @@ macro_rules! kfn {
 /// `panic_on_report` says.
 #[track_caller]
 pub fn bug() -> ! {
-    let at = Loc::caller();
+    bug_at(Loc::caller())
+}
+
+/// [`bug`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn bug_at(at: Loc) -> ! {
     let t = current();
     let body = format!(
         "kernel BUG at {}:{}!\ninvalid opcode: 0000 [#1] SMP\nCPU: 0 PID: {} Comm: {}\n",
@@ -160,6 +183,22 @@ pub fn bug() -> ! {
     );
     t.exec.report(&t, Violation::Bug, body, "BUG()");
     t.exec.stop_execution(Violation::Bug)
+}
+
+/// `WARN_ON(cond)` found `cond` true at `at`: "WARNING: CPU: 0 PID: N at file:line", a report
+/// the task survives (unless `panic_on_report`, as with `panic_on_warn`).
+pub fn warn_at(at: Loc, cond: &str) {
+    let t = current();
+    let body = format!(
+        "WARNING: CPU: 0 PID: {} at {}:{} {}
+ksim: WARN_ON({cond})
+",
+        t.pid,
+        at.file(),
+        at.line(),
+        t.state().frames.last().copied().unwrap_or("?")
+    );
+    t.exec.report(&t, Violation::Warning, body, "WARN_ON");
 }
 
 /// `BUG_ON(cond)`.

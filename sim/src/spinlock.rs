@@ -72,29 +72,33 @@ impl<T> SpinLock<T> {
 
     fn acquire_at(&self, flavour: Flavour, op: &'static str, at: Loc) -> SpinLockGuard<'_, T> {
         let t = current();
-        let site = Site { at, op };
+        self.enter(&t, flavour, Site { at, op });
+        let guard = self.raw.lock();
+        SpinLockGuard { guard: Some(guard), lock: self, flavour, task: t.arc(), taken_at: at }
+    }
+
+    /// The context change and lockdep's acquire of taking the lock with `flavour` at `site`.
+    fn enter(&self, t: &TaskCell, flavour: Flavour, site: Site) {
         let cfg_count = t.exec.config().preempt_count;
         match flavour {
             Flavour::Bh => bh_disable(
-                &t,
+                t,
                 if cfg_count { SOFTIRQ_LOCK_OFFSET } else { SOFTIRQ_LOCK_OFFSET - PREEMPT_OFFSET },
                 site,
             ),
             Flavour::Irq | Flavour::IrqSave(_) => {
-                set_irqs(&t, true, site);
+                set_irqs(t, true, site);
                 if cfg_count {
-                    count_add(&t, PREEMPT_OFFSET, site);
+                    count_add(t, PREEMPT_OFFSET, site);
                 }
             }
             Flavour::Plain => {
                 if cfg_count {
-                    count_add(&t, PREEMPT_OFFSET, site);
+                    count_add(t, PREEMPT_OFFSET, site);
                 }
             }
         }
-        lock_acquire(&t, self.name, self.id(), LockKind::Spin, site);
-        let guard = self.raw.lock();
-        SpinLockGuard { guard: Some(guard), lock: self, flavour, task: t.arc(), taken_at: site.at }
+        lock_acquire(t, self.name, self.id(), LockKind::Spin, site);
     }
 
     /// `spin_lock(&lock)`.
@@ -230,7 +234,56 @@ pub fn spin_lock_bh<T>(lock: &SpinLock<T>) -> SpinLockGuard<'_, T> {
 }
 
 impl<T> SpinLockGuard<'_, T> {
-    pub(crate) fn unlock_at(mut self, at: Loc) {
+    /// Unlocks at `at` (a foreign caller's location), restoring the context its flavour saved.
+    pub fn unlock_at(mut self, at: Loc) {
         self.release(at);
+    }
+}
+
+/// How a foreign caller takes a spinlock: `spin_lock`, `spin_lock_irq`, `spin_lock_irqsave`,
+/// `spin_lock_bh` (each unlocks with its matching unlock).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpinFlavour {
+    /// `spin_lock()`.
+    Plain,
+    /// `spin_lock_irq()`.
+    Irq,
+    /// `spin_lock_irqsave()`.
+    IrqSave,
+    /// `spin_lock_bh()`.
+    Bh,
+}
+
+impl<T> SpinLock<T> {
+    /// `spin_lock*()` of `flavour`, called at `at` (a foreign caller's location).
+    ///
+    /// # Context
+    /// As the flavour's function.
+    pub fn lock_flavour_at(&self, flavour: SpinFlavour, at: Loc) -> SpinLockGuard<'_, T> {
+        let (f, op) = match flavour {
+            SpinFlavour::Plain => (Flavour::Plain, "spin_lock"),
+            SpinFlavour::Irq => (Flavour::Irq, "spin_lock_irq"),
+            SpinFlavour::IrqSave => (Flavour::IrqSave(current().state().irqs_disabled), "spin_lock_irqsave"),
+            SpinFlavour::Bh => (Flavour::Bh, "spin_lock_bh"),
+        };
+        self.acquire_at(f, op, at)
+    }
+
+    /// `spin_trylock()` (plain flavour) at `at`: the lock if it was free, with the context and
+    /// lockdep state of a `spin_lock()`; `None`, and nothing changed, if it was held.
+    ///
+    /// # Context
+    /// Any; never spins.
+    pub fn try_lock_flavour_at(&self, flavour: SpinFlavour, at: Loc) -> Option<SpinLockGuard<'_, T>> {
+        let guard = self.raw.try_lock()?;
+        let t = current();
+        let f = match flavour {
+            SpinFlavour::Plain => Flavour::Plain,
+            SpinFlavour::Irq => Flavour::Irq,
+            SpinFlavour::IrqSave => Flavour::IrqSave(t.state().irqs_disabled),
+            SpinFlavour::Bh => Flavour::Bh,
+        };
+        self.enter(&t, f, Site { at, op: "spin_trylock" });
+        Some(SpinLockGuard { guard: Some(guard), lock: self, flavour: f, task: t.arc(), taken_at: at })
     }
 }

@@ -76,7 +76,7 @@ pub fn sub(cell: &Cell, t: &Tally, seeds: u64) -> Sub {
         Cell::Checked(expected) => expected,
     };
     if let Some(f) = &t.first {
-        report_lines(&mut sub.diags, &f.headline, &f.token);
+        report_lines(&mut sub.diags, &f.headline, &f.replay);
         sub.diags.push(format!("executions: {}", f.executions));
     }
     // A sweep of verdicts; with --verify-determinism (run pairs) only the first seed's verdict
@@ -92,7 +92,7 @@ pub fn sub(cell: &Cell, t: &Tally, seeds: u64) -> Sub {
         sub.directive = format!(" # expected {expected}, found {}", m.found);
         if m.seed != 0 {
             sub.diags.push(format!("first mismatch: {}", m.scheduler));
-            report_lines(&mut sub.diags, &m.headline, &m.token);
+            report_lines(&mut sub.diags, &m.headline, &m.replay);
         }
         sub.diags.push(format!("rerun: {}", m.rerun));
     }
@@ -110,7 +110,8 @@ fn report_lines(diags: &mut Vec<String>, headline: &Option<String>, token: &Opti
         diags.push(h.clone());
     }
     if let Some(t) = token {
-        diags.push(format!("replay: ksim replay {t}"));
+        // `t` is the command: `ksim replay TOKEN`, or why no token replays a std run and what does.
+        diags.push(format!("replay: {t}"));
     }
 }
 

@@ -98,7 +98,8 @@ impl Plan {
 pub struct First {
     pub executions: u64,
     pub headline: Option<String>,
-    pub token: Option<String>,
+    /// The `replay:` line's command (`ksim replay TOKEN`, or what reproduces a std run).
+    pub replay: Option<String>,
 }
 
 /// The lowest seed whose verdict did not match.
@@ -110,7 +111,8 @@ pub struct Mismatch {
     pub scheduler: String,
     pub found: String,
     pub headline: Option<String>,
-    pub token: Option<String>,
+    /// The `replay:` line's command (`ksim replay TOKEN`, or what reproduces a std run).
+    pub replay: Option<String>,
     /// The command that reruns it.
     pub rerun: String,
 }
@@ -292,14 +294,14 @@ mod tests {
         let part = |seed: u64, bad: bool| Tally {
             seeds: 1,
             executions: seed + 1,
-            first: (seed == 0).then_some(First { executions: 1, headline: None, token: None }),
+            first: (seed == 0).then_some(First { executions: 1, headline: None, replay: None }),
             mismatches: bad as u64,
             mismatch: bad.then(|| Mismatch {
                 seed,
                 scheduler: format!("pct:seed={seed}"),
                 found: "clean".into(),
                 headline: None,
-                token: None,
+                replay: None,
                 rerun: String::new(),
             }),
             pairs: 1,

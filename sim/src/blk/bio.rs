@@ -2,6 +2,8 @@
 
 use smallvec::SmallVec;
 
+use crate::defs::loc::Loc;
+
 use crate::errno::Errno;
 use crate::mm::Page;
 
@@ -106,8 +108,13 @@ impl Bio {
 /// exactly once; a second end is a driver bug (BUG).
 #[track_caller]
 pub fn bio_endio(bio: &mut Bio, error: Option<Errno>) {
+    bio_endio_at(Loc::caller(), bio, error)
+}
+
+/// [`bio_endio`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn bio_endio_at(at: Loc, bio: &mut Bio, error: Option<Errno>) {
     if bio.status.is_some() {
-        crate::sched::bug();
+        crate::sched::bug_at(at);
     }
     bio.status = Some(error.map_or(Ok(()), Err));
 }

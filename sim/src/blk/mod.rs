@@ -16,7 +16,7 @@ use crate::model::current;
 use crate::model::sleep::might_sleep_at;
 use crate::model::trace::Cat;
 
-pub use bio::{bio_endio, bio_wouldblock_error, Bio, BioVec, ReqOp, BIO_INLINE_VECS};
+pub use bio::{bio_endio, bio_endio_at, bio_wouldblock_error, Bio, BioVec, ReqOp, BIO_INLINE_VECS};
 pub use genhd::{Bdev, BlockDriver, Gendisk, Part};
 
 /// `sector_t`.

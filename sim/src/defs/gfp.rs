@@ -127,6 +127,21 @@ impl Gfp {
             .fold(0, |a, b| a | b)
     }
 
+    /// The flags a profile's numeric value stands for (the inverse of [`Gfp::value`]; bits the
+    /// model does not name, such as 6.1's `__GFP_ATOMIC`, are dropped).
+    pub fn from_value(profile: Profile, value: u32) -> Gfp {
+        TABLE
+            .iter()
+            .filter(|&&(_, _, v40, vmod)| {
+                let v = match profile {
+                    Profile::V4_0 => v40,
+                    Profile::Modern => vmod,
+                };
+                v != 0 && value & v == v
+            })
+            .fold(Gfp::EMPTY, |a, &(f, ..)| a | f)
+    }
+
     /// Kernel-style name under a profile: composite names first, then the remaining flags,
     /// e.g. `GFP_NOIO|__GFP_ZERO|__GFP_HIGHMEM`.
     pub fn display(self, profile: Profile) -> String {

@@ -14,7 +14,12 @@ use crate::model::mem::access::{access, copy_direct};
 /// Any; checked like KASAN.
 #[track_caller]
 pub fn memcpy_to(dst: KAddr, src: &[u8]) {
-    access(dst, src.len(), None, Some(src), None, "memcpy", Loc::caller());
+    memcpy_to_at(Loc::caller(), dst, src)
+}
+
+/// [`memcpy_to`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn memcpy_to_at(at: Loc, dst: KAddr, src: &[u8]) {
+    access(dst, src.len(), None, Some(src), None, "memcpy", at);
 }
 
 /// Copies from kernel address `src` into `dst` (`memcpy(dst, src, n)` with a kernel source).
@@ -23,8 +28,13 @@ pub fn memcpy_to(dst: KAddr, src: &[u8]) {
 /// Any; checked like KASAN and KMSAN.
 #[track_caller]
 pub fn memcpy_from(dst: &mut [u8], src: KAddr) {
+    memcpy_from_at(Loc::caller(), dst, src)
+}
+
+/// [`memcpy_from`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn memcpy_from_at(at: Loc, dst: &mut [u8], src: KAddr) {
     let n = dst.len();
-    access(src, n, Some(dst), None, None, "memcpy", Loc::caller());
+    access(src, n, Some(dst), None, None, "memcpy", at);
 }
 
 /// `memset(dst, c, n)`.
@@ -33,7 +43,12 @@ pub fn memcpy_from(dst: &mut [u8], src: KAddr) {
 /// Any.
 #[track_caller]
 pub fn memset(dst: KAddr, c: u8, n: usize) {
-    access(dst, n, None, None, Some(c), "memset", Loc::caller());
+    memset_at(Loc::caller(), dst, c, n)
+}
+
+/// [`memset`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn memset_at(at: Loc, dst: KAddr, c: u8, n: usize) {
+    access(dst, n, None, None, Some(c), "memset", at);
 }
 
 /// `memcpy(dst, src, n)` between two kernel addresses: both are checked (the source as a read,
@@ -43,7 +58,11 @@ pub fn memset(dst: KAddr, c: u8, n: usize) {
 /// Any.
 #[track_caller]
 pub fn memcpy(dst: KAddr, src: KAddr, n: usize) {
-    let at = Loc::caller();
+    memcpy_at(Loc::caller(), dst, src, n)
+}
+
+/// [`memcpy`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn memcpy_at(at: Loc, dst: KAddr, src: KAddr, n: usize) {
     if copy_direct(dst, src, n) {
         return;
     }

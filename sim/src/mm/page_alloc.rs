@@ -21,7 +21,12 @@ use crate::model::mem::{alloc, pages};
 /// reclaiming at the memory limit.
 #[track_caller]
 pub fn alloc_pages(gfp: Gfp, order: u32) -> Option<Page> {
-    alloc::alloc_pages_at(Loc::caller(), gfp, order)
+    alloc_pages_at(Loc::caller(), gfp, order)
+}
+
+/// [`alloc_pages`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn alloc_pages_at(at: Loc, gfp: Gfp, order: u32) -> Option<Page> {
+    alloc::alloc_pages_at(at, gfp, order)
 }
 
 /// `alloc_page(gfp)`: `alloc_pages(gfp, 0)`.
@@ -47,7 +52,12 @@ pub fn register_shrinker(name: &'static str, needs: Gfp, scan: impl Fn(u64) -> u
 /// KASAN's double-free report.
 #[track_caller]
 pub fn __free_pages(page: Page, order: u32) {
-    alloc::put_page_at(Loc::caller(), page, if order == 0 { "__free_page" } else { "__free_pages" });
+    __free_pages_at(Loc::caller(), page, order)
+}
+
+/// [`__free_pages`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn __free_pages_at(at: Loc, page: Page, order: u32) {
+    alloc::put_page_at(at, page, if order == 0 { "__free_page" } else { "__free_pages" });
 }
 
 /// `__free_page(page)`.
@@ -65,7 +75,12 @@ pub fn __free_page(page: Page) {
 /// Any.
 #[track_caller]
 pub fn put_page(page: Page) {
-    alloc::put_page_at(Loc::caller(), page, "put_page");
+    put_page_at(Loc::caller(), page)
+}
+
+/// [`put_page`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn put_page_at(at: Loc, page: Page) {
+    alloc::put_page_at(at, page, "put_page");
 }
 
 /// `get_page(page)`: takes a reference.
@@ -74,7 +89,12 @@ pub fn put_page(page: Page) {
 /// Any. On a freed page: use-after-free.
 #[track_caller]
 pub fn get_page(page: Page) {
-    pages::get_page_at(Loc::caller(), page)
+    get_page_at(Loc::caller(), page)
+}
+
+/// [`get_page`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
+pub fn get_page_at(at: Loc, page: Page) {
+    pages::get_page_at(at, page)
 }
 
 /// `get_page_unless_zero(page)`: takes a reference unless the page is already free.

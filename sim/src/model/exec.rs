@@ -340,6 +340,12 @@ impl Exec {
         });
     }
 
+    /// Drops the execution's local storage (`ffi::exec_local`).
+    pub(crate) fn drop_locals(&self) {
+        let locals = std::mem::take(&mut *lock(&self.locals));
+        drop(locals);
+    }
+
     /// Drops the execution's references to its tasks and handlers (they point back at it).
     pub(crate) fn teardown(&self) {
         lock(&self.locals).clear();

@@ -45,6 +45,8 @@ pub enum Violation {
     /// A scenario's final check failed: data read back differs from the shadow model, or an
     /// errno is not the one the kernel returns.
     Integrity,
+    /// A driver `WARN_ON()` / `WARN()` that fired.
+    Warning,
     /// A driver `BUG_ON()` / `BUG()`.
     Bug,
     /// Any other panic inside the simulation (a driver or harness bug).
@@ -71,6 +73,7 @@ impl Violation {
         Violation::NonAddressable,
         Violation::KmapNesting,
         Violation::Integrity,
+        Violation::Warning,
         Violation::Bug,
         Violation::Panic,
     ];
@@ -95,6 +98,7 @@ impl Violation {
             Violation::NonAddressable => "non-addressable",
             Violation::KmapNesting => "kmap-nesting",
             Violation::Integrity => "integrity",
+            Violation::Warning => "warning",
             Violation::Bug => "bug",
             Violation::Panic => "panic",
         }

@@ -87,7 +87,8 @@ pub(crate) fn kmalloc_at(at: Loc, op: &'static str, size: usize, gfp: Gfp) -> Op
             return None;
         }
         let who = mm.intern_of(&t, Site { at, op }, gfp);
-        let cache = mm.slabs.cache(&name, class, class.min(PAGE_SIZE));
+        // Objects of a class are aligned to its largest power-of-two factor (kmalloc-96: 32).
+        let cache = mm.slabs.cache(&name, class, (class & class.wrapping_neg()).clamp(8, PAGE_SIZE));
         let fill = if gfp.contains(__GFP_ZERO) { 0 } else { POISON_INUSE };
         Some(mm.slabs.alloc(cache, size, fill, who))
     });

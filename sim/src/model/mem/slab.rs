@@ -131,7 +131,7 @@ impl Slabs {
     /// A new object of `size` requested bytes from cache `cache`, filled with `fill`.
     pub(crate) fn alloc(&mut self, cache: usize, size: usize, fill: u8, alloc: Arc<Who>) -> KAddr {
         let c = &self.caches[cache];
-        let (cap, align) = (c.size.max(size), c.align.max(8));
+        let (cap, align) = (c.size.max(size), c.align.max(8).next_power_of_two());
         let mem = RawBuf::new(cap, align, fill);
         let id = self.objs.len();
         self.by_addr.insert(mem.ptr() as usize, id);

@@ -101,6 +101,7 @@ pub(super) fn execute_one(run: &Arc<RunShared>, body: &(dyn Fn() + Send + Sync))
     exec.emit(&main, Cat::Task, "start", String::new);
     if let Err(p) = catch_unwind(AssertUnwindSafe(body)) {
         note_panic(&main, &*p);
+        exec.drop_locals();
         set_current_task(None);
         resume_unwind(p);
     }
@@ -108,6 +109,8 @@ pub(super) fn execute_one(run: &Arc<RunShared>, body: &(dyn Fn() + Send + Sync))
     crate::model::mem::kmemleak::check(&main);
     exec.emit(&main, Cat::Task, "exit", String::new);
     exec.keep_trace();
+    // Inside the execution: what foreign faces kept for it holds model objects of this backend.
+    exec.drop_locals();
     set_current_task(None);
 }
 

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ksim's C face: every kernel function the headers provide is a call through one of these
+ * pointers into ksim's Rust API (the same functions a Rust driver calls, with the C caller's
+ * __FILE__ and __LINE__). ksim fills them in when it loads a module; the list below is the
+ * contract between these headers and ksim (cface/src/bind*.rs), checked by name at load.
+ *
+ * Written for ksim; not from the kernel tree.
+ */
+#ifndef _KSIM_API_H
+#define _KSIM_API_H
+
+#include <ksim/types.h>
+
+struct page;
+struct kmem_cache;
+struct gendisk;
+struct bio;
+struct block_device;
+struct dentry;
+struct spinlock;
+struct mutex;
+struct radix_tree_root;
+
+#define KSIM_LOC const char *file, int line
+
+#define KSIM_API(X)                                                                             \
+	/* mm */                                                                                \
+	X(struct page *, alloc_pages, (gfp_t gfp, unsigned int order, KSIM_LOC))               \
+	X(void, free_pages, (struct page *page, unsigned int order, KSIM_LOC))                 \
+	X(void, get_page, (struct page *page, KSIM_LOC))                                       \
+	X(void, put_page, (struct page *page, KSIM_LOC))                                       \
+	X(int, page_count, (struct page *page))                                                \
+	X(void *, page_address, (struct page *page))                                           \
+	X(void *, kmap, (struct page *page, KSIM_LOC))                                         \
+	X(void, kunmap, (struct page *page, KSIM_LOC))                                         \
+	X(void *, kmap_atomic, (struct page *page, KSIM_LOC))                                  \
+	X(void, kunmap_atomic, (void *addr, KSIM_LOC))                                         \
+	X(void *, kmap_local_page, (struct page *page, KSIM_LOC))                              \
+	X(void, kunmap_local, (const void *addr, KSIM_LOC))                                    \
+	X(void *, memcpy, (void *dst, const void *src, size_t n, KSIM_LOC))                    \
+	X(void *, memmove, (void *dst, const void *src, size_t n, KSIM_LOC))                   \
+	X(void *, memset, (void *dst, int c, size_t n, KSIM_LOC))                              \
+	X(void *, kmalloc, (size_t size, gfp_t gfp, const char *op, KSIM_LOC))                 \
+	X(void *, krealloc, (const void *p, size_t size, gfp_t gfp, KSIM_LOC))                 \
+	X(void, kfree, (const void *p, KSIM_LOC))                                              \
+	X(size_t, ksize, (const void *p))                                                      \
+	X(struct kmem_cache *, kmem_cache_create,                                              \
+	  (const char *name, unsigned int size, unsigned int align, unsigned long flags, KSIM_LOC)) \
+	X(void *, kmem_cache_alloc, (struct kmem_cache *c, gfp_t gfp, KSIM_LOC))               \
+	X(void, kmem_cache_free, (struct kmem_cache *c, void *p, KSIM_LOC))                    \
+	X(void, kmem_cache_destroy, (struct kmem_cache *c, KSIM_LOC))                          \
+	/* sched, preempt, irqs, bottom halves, RCU */                                          \
+	X(void, might_sleep, (KSIM_LOC))                                                       \
+	X(int, cond_resched, (KSIM_LOC))                                                       \
+	X(void, schedule, (KSIM_LOC))                                                          \
+	X(void, msleep, (unsigned int ms, KSIM_LOC))                                           \
+	X(void, preempt_disable, (KSIM_LOC))                                                   \
+	X(void, preempt_enable, (KSIM_LOC))                                                    \
+	X(unsigned int, preempt_count, (void))                                                 \
+	X(int, irqs_disabled, (void))                                                          \
+	X(void, local_irq_disable, (KSIM_LOC))                                                 \
+	X(void, local_irq_enable, (KSIM_LOC))                                                  \
+	X(unsigned long, local_irq_save, (KSIM_LOC))                                           \
+	X(void, local_irq_restore, (unsigned long flags, KSIM_LOC))                            \
+	X(void, local_bh_disable, (KSIM_LOC))                                                  \
+	X(void, local_bh_enable, (KSIM_LOC))                                                   \
+	X(void, rcu_read_lock, (KSIM_LOC))                                                     \
+	X(void, rcu_read_unlock, (KSIM_LOC))                                                   \
+	X(void, synchronize_rcu, (KSIM_LOC))                                                   \
+	X(int, current_pid, (void))                                                            \
+	X(const char *, current_comm, (void))                                                  \
+	/* locks */                                                                             \
+	X(void, spin_lock_init, (struct spinlock *lock, const char *name, KSIM_LOC))           \
+	X(unsigned long, spin_lock, (struct spinlock *lock, int flavour, KSIM_LOC))            \
+	X(void, spin_unlock, (struct spinlock *lock, int flavour, KSIM_LOC))                   \
+	X(int, spin_trylock, (struct spinlock *lock, KSIM_LOC))                                \
+	X(void, mutex_init, (struct mutex *lock, const char *name, KSIM_LOC))                  \
+	X(void, mutex_lock, (struct mutex *lock, KSIM_LOC))                                    \
+	X(int, mutex_trylock, (struct mutex *lock, KSIM_LOC))                                  \
+	X(void, mutex_unlock, (struct mutex *lock, KSIM_LOC))                                  \
+	X(int, mutex_is_locked, (struct mutex *lock))                                          \
+	/* radix tree */                                                                        \
+	X(void, radix_tree_init, (struct radix_tree_root *root, gfp_t gfp))                   \
+	X(int, radix_tree_insert, (struct radix_tree_root *root, unsigned long index, void *item, KSIM_LOC)) \
+	X(void *, radix_tree_lookup, (struct radix_tree_root *root, unsigned long index))      \
+	X(void *, radix_tree_delete, (struct radix_tree_root *root, unsigned long index))      \
+	X(unsigned int, radix_tree_gang_lookup,                                                \
+	  (struct radix_tree_root *root, void **results, unsigned long first, unsigned int max)) \
+	X(int, radix_tree_preload, (gfp_t gfp, KSIM_LOC))                                      \
+	X(int, radix_tree_maybe_preload, (gfp_t gfp, KSIM_LOC))                                \
+	X(void, radix_tree_preload_end, (KSIM_LOC))                                            \
+	/* block layer */                                                                       \
+	X(struct gendisk *, blk_alloc_disk, (int node, KSIM_LOC))                              \
+	X(int, add_disk, (struct gendisk *disk, KSIM_LOC))                                     \
+	X(void, del_gendisk, (struct gendisk *disk, KSIM_LOC))                                 \
+	X(void, put_disk, (struct gendisk *disk, KSIM_LOC))                                    \
+	X(int, register_blkdev, (unsigned int major, const char *name, void (*probe)(unsigned int dev), KSIM_LOC)) \
+	X(void, unregister_blkdev, (unsigned int major, const char *name, KSIM_LOC))           \
+	X(void, bio_endio, (struct bio *bio, KSIM_LOC))                                        \
+	/* debugfs, printk, BUG/WARN */                                                         \
+	X(struct dentry *, debugfs_create_dir, (const char *name, struct dentry *parent))      \
+	X(void, debugfs_create_u64, (const char *name, unsigned short mode, struct dentry *parent, u64 *value)) \
+	X(void, debugfs_remove, (struct dentry *d))                                            \
+	X(void, printk, (const char *text))                                                    \
+	X(void, bug, (KSIM_LOC))                                                               \
+	X(void, warn, (const char *cond, KSIM_LOC))                                            \
+	/* simulated call frames (-finstrument-functions) */                                    \
+	X(void, func_enter, (int instance, void *fn))                                          \
+	X(void, func_exit, (int instance, void *fn))
+
+#define KSIM_DECLARE(ret, name, args) extern ret(*ksim_##name) args;
+KSIM_API(KSIM_DECLARE)
+#undef KSIM_DECLARE
+
+#endif

@@ -1,0 +1,123 @@
+//! What the C face keeps for one execution (dropped with it): the model objects C structs
+//! stand for (locks and trees, found through the handle in the C struct), the `struct page` of
+//! every allocation C has seen, disks, registered majors, debugfs files, caches.
+
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::{c_char, c_ulong, c_void, CString};
+use std::sync::{Arc, Mutex};
+
+use ksim::mm::Page;
+
+/// `struct ksim_handle` (spinlock_types.h): the model object a C lock or tree stands for, valid
+/// in the execution whose id it records.
+#[repr(C)]
+pub(crate) struct CHandle {
+    pub obj: *const c_void,
+    pub exec: c_ulong,
+}
+
+/// `struct page` (mm_types.h).
+#[repr(C)]
+pub(crate) struct CPage {
+    pub flags: c_ulong,
+    pub lru: [usize; 2],
+    pub mapping: *mut c_void,
+    pub index: c_ulong,
+    pub private: c_ulong,
+    pub ksim_pfn: u64,
+    pub ksim_gen: u32,
+}
+
+/// A C struct page, owned here (raw pointers inside make it `!Send`; it is plain data).
+pub(crate) struct PageBox(pub Box<CPage>);
+// SAFETY: plain data with no thread affinity; C code reaches it only through its pointer.
+unsafe impl Send for PageBox {}
+
+/// A debugfs directory or file.
+#[derive(Default)]
+pub(crate) struct Debugfs {
+    /// Directory names by handle (1-based).
+    pub dirs: Vec<Option<String>>,
+    /// `dir/name` -> the u64 it shows.
+    pub files: BTreeMap<String, usize>,
+}
+
+/// The C face's state of one execution.
+#[derive(Default)]
+pub(crate) struct CState {
+    pub objs: Mutex<Vec<Arc<dyn Any + Send + Sync>>>,
+    pub pages: Mutex<HashMap<(u64, u32), PageBox>>,
+    pub disks: Mutex<Vec<crate::disk::DiskEntry>>,
+    pub majors: Mutex<Vec<(u32, String)>>,
+    pub debugfs: Mutex<Debugfs>,
+    pub caches: Mutex<Vec<ksim::mm::slab::KmemCache>>,
+    pub comms: Mutex<HashMap<u32, CString>>,
+}
+
+/// This execution's state.
+pub(crate) fn state() -> Arc<CState> {
+    ksim::ffi::exec_local::<CState>()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl CState {
+    /// The `struct page` C sees for `page` (made on first sight).
+    pub(crate) fn cpage(&self, page: Page) -> *mut CPage {
+        let key = (page.pfn(), ksim::ffi::page_gen(page));
+        let mut pages = lock(&self.pages);
+        let b = pages.entry(key).or_insert_with(|| {
+            PageBox(Box::new(CPage {
+                flags: 0,
+                lru: [0; 2],
+                mapping: std::ptr::null_mut(),
+                index: ksim::mm::page_index(page) as c_ulong,
+                private: 0,
+                ksim_pfn: key.0,
+                ksim_gen: key.1,
+            }))
+        });
+        &mut *b.0 as *mut CPage
+    }
+
+    /// The model object behind a C handle, made with `make` if the handle is not this
+    /// execution's.
+    ///
+    /// # Safety
+    /// `h` points to a live C handle, and every handle of that kind of C struct holds objects of
+    /// type `T` (the caller's kind).
+    pub(crate) unsafe fn object<T: Any + Send + Sync>(
+        &self,
+        h: *mut CHandle,
+        make: impl FnOnce() -> T,
+    ) -> &'static T {
+        let exec = ksim::ffi::exec_id() as c_ulong;
+        // SAFETY: the caller's contract.
+        let h = unsafe { &mut *h };
+        if h.exec == exec && !h.obj.is_null() {
+            // SAFETY: made below in this execution, kept alive by `objs` until it ends.
+            return unsafe { &*(h.obj as *const T) };
+        }
+        self.install(h, Arc::new(make()))
+    }
+
+    /// Makes `obj` the object of handle `h` (re-initialisation: `spin_lock_init` on a lock).
+    pub(crate) fn install<T: Any + Send + Sync>(&self, h: &mut CHandle, obj: Arc<T>) -> &'static T {
+        h.exec = ksim::ffi::exec_id() as c_ulong;
+        h.obj = Arc::as_ptr(&obj) as *const c_void;
+        let r: *const T = Arc::as_ptr(&obj);
+        lock(&self.objs).push(obj);
+        // SAFETY: kept alive by `objs` for the rest of the execution, which is as long as C may
+        // use the handle.
+        unsafe { &*r }
+    }
+
+    /// A C string of the current task's comm that stays valid for the execution.
+    pub(crate) fn comm(&self, pid: u32, comm: String) -> *const c_char {
+        let mut m = lock(&self.comms);
+        m.entry(pid).or_insert_with(|| CString::new(comm).unwrap_or_default()).as_ptr()
+    }
+}
