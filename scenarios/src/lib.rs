@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod brds;
 pub mod catalogue;
 pub mod differential;
 pub mod fuzz;

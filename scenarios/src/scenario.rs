@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use ksim::{CheckMode, Outcome, Runner, Scheduler, Violation};
 
+use crate::brds::Generation;
 use crate::settings::Settings;
 
 /// What a scenario must find.
@@ -70,6 +71,9 @@ pub struct Scenario {
     pub tune: Option<fn(&Settings, &mut ksim::Config)>,
     /// The scenario's own setting keys (beyond [`KERNEL_KEYS`], which every scenario takes).
     pub keys: &'static [&'static str],
+    /// The brd generations it runs (`driver=`), its default first; empty if it takes no
+    /// `driver`. The generation decides the kernel profile.
+    pub drivers: &'static [Generation],
 }
 
 /// Keys that configure the simulated kernel, taken by every scenario.
@@ -90,7 +94,8 @@ pub fn default_schedulers(seed: u64, iterations: Option<usize>) -> Vec<Scheduler
 }
 
 impl Scenario {
-    /// The effective settings: the scenario's base, then the user's.
+    /// The effective settings: the scenario's base, then the user's; for a scenario that takes a
+    /// brd generation, the generation (the user's, else the scenario's default) and its profile.
     pub fn settings(&self, user: &Settings) -> Settings {
         let mut s = Settings::default();
         for (k, v) in self.base {
@@ -100,13 +105,54 @@ impl Scenario {
             let (k, v) = part.split_once('=').expect("label is key=value");
             s.set(k, v).expect("user settings were validated");
         }
+        if let Some(g) = self.generation(user) {
+            s.set("driver", g.name()).expect("a driver value");
+            s.set("profile", &g.profile().to_string()).expect("a profile value");
+        }
         s
+    }
+
+    /// The brd generation the scenario runs with the user's settings (`None` if it takes none).
+    pub fn generation(&self, user: &Settings) -> Option<Generation> {
+        let chosen = user.given().find(|(k, _)| *k == "driver").and_then(|(_, v)| Generation::from_name(v));
+        self.drivers.first().map(|&d| chosen.unwrap_or(d))
+    }
+
+    /// Why the scenario cannot run here with the user's settings (brd.c needs a kernel tree and
+    /// must build), or `None`.
+    pub fn unavailable(&self, user: &Settings) -> Option<String> {
+        match self.generation(user) {
+            Some(Generation::V6_1C) => crate::brds::c_unavailable(),
+            _ => None,
+        }
     }
 
     /// Refuses a setting the scenario does not use, or one it fixes to another value (its
     /// driver generation's profile, say): either would not change the run, and a user who asked
     /// for it should not be told the run had it.
     pub fn check_keys(&self, user: &Settings) -> Result<(), String> {
+        if let Some((_, v)) = user.given().find(|(k, _)| *k == "driver") {
+            let names: Vec<&str> = self.drivers.iter().map(|g| g.name()).collect();
+            let ok = Generation::from_name(v).is_some_and(|g| self.drivers.contains(&g));
+            if !ok && !self.drivers.is_empty() {
+                return Err(format!("scenario '{}' runs driver {} (not '{v}')", self.name, names.join(", ")));
+            }
+        }
+        if let Some(g) = self.generation(user) {
+            for (k, v) in user.given() {
+                if !g.takes(k) && user.keys().any(|x| x == k) {
+                    return Err(format!("driver {} does not take config key '{k}' (set to '{v}')", g.name()));
+                }
+                if k == "profile" && v != g.profile().to_string() {
+                    return Err(format!(
+                        "scenario '{}' on driver {} fixes config key 'profile' to '{}' (it cannot run with profile={v})",
+                        self.name,
+                        g.name(),
+                        g.profile()
+                    ));
+                }
+            }
+        }
         for (k, v) in user.given() {
             if let Some((_, own)) = self.base.iter().find(|(b, own)| *b == k && *own != v) {
                 return Err(format!(
@@ -115,11 +161,17 @@ impl Scenario {
                 ));
             }
         }
-        match user.keys().find(|k| !KERNEL_KEYS.contains(k) && !self.keys.contains(k)) {
+        let takes = |k: &str| {
+            KERNEL_KEYS.contains(&k) || self.keys.contains(&k) || (k == "driver" && !self.drivers.is_empty())
+        };
+        match user.keys().find(|k| !takes(k)) {
             None => Ok(()),
             Some(k) => {
                 let mut uses: Vec<&str> = KERNEL_KEYS.to_vec();
                 uses.extend(self.keys);
+                if !self.drivers.is_empty() {
+                    uses.push("driver");
+                }
                 Err(format!(
                     "scenario '{}' does not use config key '{k}' (it uses: {})",
                     self.name,

@@ -28,6 +28,7 @@ pub const KEYS: &[Key] = &[
     Key { name: "fixed", values: &["no", "yes"], default: "no", doc: "run the scenario's corrected variant (each scenario's description says what changes)" },
     Key { name: "dax", values: &["on", "off"], default: "on", doc: "brd v4.0 CONFIG_BLK_DEV_RAM_DAX: ->direct_access exists and backing pages are lowmem; off adds __GFP_HIGHMEM and direct_access is NULL" },
     Key { name: "gfp", values: &["noio", "kernel"], default: "noio", doc: "GFP of brd's insert path: the kernel's GFP_NOIO, or a GFP_KERNEL mutant (reclaim recursion)" },
+    Key { name: "driver", values: &["brd-4.0", "brd-6.1", "brd-6.1-c"], default: "brd-4.0", doc: "the brd a scenario that takes it runs: the Rust port of Linux 4.0 or 6.1, or drivers/block/brd.c of the kernel tree at hand (KSIM_LINUX_SRC, or Debian's linux-source-6.1) compiled unmodified against ksim's headers; each scenario's own default comes first in its description" },
     Key { name: "highmem", values: &["off", "on"], default: "off", doc: "a 32-bit highmem machine: 256 pages of lowmem, __GFP_HIGHMEM allocations from ZONE_HIGHMEM" },
 ];
 

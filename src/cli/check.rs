@@ -10,6 +10,7 @@
 
 use clap::{Args, ValueEnum};
 use ksim::{CheckMode, Runner, Scheduler};
+use ksim_scenarios::brds::{CDriver, Generation};
 use ksim_scenarios::{catalogue, default_schedulers, Scenario, Settings};
 
 use super::shard::{self, ShardArgs};
@@ -108,15 +109,34 @@ pub fn run(a: CheckArgs) -> CliResult {
     let others = others.label();
     let mut tests = Vec::new();
     for scenario in &scenarios {
-        for &mode in &modes {
-            let mut name = format!("{} mode={mode}", scenario.name);
-            if !others.is_empty() {
-                name.push(' ');
-                name.push_str(&others);
+        // A scenario that runs several brd generations is checked on each (its default first,
+        // named as before), unless the user chose one.
+        let chosen = user.given().any(|(k, _)| k == "driver");
+        let variants: Vec<Option<&str>> = match scenario.drivers {
+            [_, rest @ ..] if !chosen => {
+                std::iter::once(None).chain(rest.iter().map(|g| Some(g.name()))).collect()
             }
-            tests.push(Test { name, settings: Scenario::with_mode(&user, mode), scenario });
+            _ => vec![None],
+        };
+        for variant in variants {
+            let mut settings = user.clone();
+            if let Some(d) = variant {
+                settings.set("driver", d).expect("a driver value");
+            }
+            for &mode in &modes {
+                let mut name = format!("{} mode={mode}", scenario.name);
+                if !others.is_empty() {
+                    name.push(' ');
+                    name.push_str(&others);
+                }
+                if let Some(d) = variant {
+                    name.push_str(&format!(" driver={d}"));
+                }
+                tests.push(Test { name, settings: Scenario::with_mode(&settings, mode), scenario });
+            }
         }
     }
+    c_driver_usable(&tests)?;
     let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let plan = plan(&tests, &schedulers, a.seeds as u64);
     let n = schedulers.len();
@@ -172,10 +192,32 @@ fn plan(tests: &[Test<'_>], schedulers: &[Scheduler], seeds: u64) -> Plan {
     Plan::new(cells, counts)
 }
 
+/// Refuses to run when a test needs brd.c and the kernel tree the user named is unusable or its
+/// brd.c does not build (the compiler's lines on stderr first); no tree at all only skips them.
+fn c_driver_usable(tests: &[Test<'_>]) -> Result<(), String> {
+    let needs_c = tests.iter().any(|t| t.scenario.generation(&t.settings) == Some(Generation::V6_1C));
+    if !needs_c {
+        return Ok(());
+    }
+    match ksim_scenarios::brds::brd_c() {
+        CDriver::Broken(e) => {
+            if let Some(d) = e.details() {
+                eprint!("{d}");
+            }
+            Err(e.to_string())
+        }
+        CDriver::BadTree(why) => Err(why.clone()),
+        _ => Ok(()),
+    }
+}
+
 /// What a (test, scheduler) cell is, before anything runs.
 fn cell(test: &Test<'_>, sched: &Scheduler) -> Cell {
     let s = test.scenario;
     if let Err(why) = s.check_keys(&test.settings) {
+        return Cell::Skip(why);
+    }
+    if let Some(why) = s.unavailable(&test.settings) {
         return Cell::Skip(why);
     }
     if !s.supports(sched) {

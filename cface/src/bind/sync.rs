@@ -186,7 +186,12 @@ unsafe extern "C-unwind" fn spin_trylock(l: *mut CSpinlock, f: *const c_char, li
     }
 }
 
-unsafe extern "C-unwind" fn mutex_init(m: *mut CMutex, name: *const c_char, _file: *const c_char, _line: c_int) {
+unsafe extern "C-unwind" fn mutex_init(
+    m: *mut CMutex,
+    name: *const c_char,
+    _file: *const c_char,
+    _line: c_int,
+) {
     // SAFETY: a C struct mutex and its init's name literal.
     unsafe {
         (*m).name = name;

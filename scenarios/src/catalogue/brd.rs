@@ -11,17 +11,19 @@ use ksim::mm::{__free_page, alloc_page, nr_allocated_pages, register_shrinker, P
 use ksim::prelude::*;
 use ksim::xarray::{xa_erase, xa_store, XArray};
 use ksim::Config;
-use ksim_drivers::{brd_current, brd_v4_0, brd_v6_1};
+use ksim_drivers::{brd_current, brd_v4_0};
 
 use super::dax::brd;
+use crate::brds::{Driver, Generation};
 use crate::io::{discard, expect_read, pattern, read, write, Prepared};
 use crate::scenario::{Body, Expect, Scenario};
 use crate::settings::Settings;
 
 fn insert_race(s: &Settings) -> Body {
     let s = s.clone();
+    let driver = Driver::of(&s);
     Arc::new(move || {
-        let brd = brd(&s, 16);
+        let brd = driver.load(&s, 16);
         let bdev = Arc::new(brd.open(0).expect("open ram0"));
         let writer = |name: &'static str, sector: u64, tag: u8| {
             let b = bdev.clone();
@@ -35,7 +37,7 @@ fn insert_race(s: &Settings) -> Body {
         expect_read(&bdev, 0, &want, "both racing writers' sectors");
         expect_eq(brd.nr_pages(0), 1, "brd pages after two first touches of one page");
         drop(bdev);
-        brd_v4_0::brd_exit(brd);
+        brd.exit();
     })
 }
 
@@ -78,9 +80,11 @@ fn reclaim_recursion(s: &Settings) -> Body {
 /// injects nothing; checks errnos, the data written before, and (at brd_exit) leaks.
 fn alloc_fail_sweep(s: &Settings) -> Body {
     let s = s.clone();
+    let driver = Driver::of(&s);
+    let errno = driver.generation().bio_error();
     Arc::new(move || {
         for n in 1..=64 {
-            let brd = brd(&s, 64);
+            let brd = driver.load(&s, 64);
             let bdev = brd.open(0).expect("open ram0");
             let before = pattern(7, 2 * PAGE_SIZE);
             write(&bdev, 0, &before).expect("unarmed write");
@@ -92,7 +96,7 @@ fn alloc_fail_sweep(s: &Settings) -> Body {
             let fired = fail_nth() == 0;
             set_fail_nth(0);
             bio.free();
-            expect_eq(r, if fired { Err(Errno::ENOSPC) } else { Ok(()) }, "write result with fail-nth");
+            expect_eq(r, if fired { Err(errno) } else { Ok(()) }, "write result with fail-nth");
             expect_read(&bdev, 0, &before, "data written before the failure");
             let got = read(&bdev, 20, data.len()).expect("read back");
             let mut zero_seen = false;
@@ -108,7 +112,7 @@ fn alloc_fail_sweep(s: &Settings) -> Body {
                 zero_seen |= absent && !written;
             }
             drop(bdev);
-            brd_v4_0::brd_exit(brd);
+            brd.exit();
             if !fired {
                 break;
             }
@@ -118,8 +122,9 @@ fn alloc_fail_sweep(s: &Settings) -> Body {
 
 fn read_unwritten(s: &Settings) -> Body {
     let s = s.clone();
+    let driver = Driver::of(&s);
     Arc::new(move || {
-        let brd = brd(&s, 64);
+        let brd = driver.load(&s, 64);
         let bdev = brd.open(0).expect("open ram0");
         let before = nr_allocated_pages();
         let got = read(&bdev, 3, 32 * 1024).expect("read");
@@ -127,14 +132,15 @@ fn read_unwritten(s: &Settings) -> Body {
         expect_eq(brd.nr_pages(0), 0, "brd pages after reading unwritten sectors");
         expect_eq(nr_allocated_pages(), before, "pages allocated by reads of unwritten sectors");
         drop(bdev);
-        brd_v4_0::brd_exit(brd);
+        brd.exit();
     })
 }
 
-fn nowait_write(_: &Settings) -> Body {
-    Arc::new(|| {
-        let params = brd_v6_1::Params { rd_nr: 1, rd_size: 64, ..brd_v6_1::Params::default() };
-        let brd = brd_v6_1::brd_init(params).expect("brd_init");
+fn nowait_write(s: &Settings) -> Body {
+    let s = s.clone();
+    let driver = Driver::of(&s);
+    Arc::new(move || {
+        let brd = driver.load(&s, 64);
         let bdev = brd.open(0).expect("open ram0");
         let mut bio = Prepared::write(0, &pattern(9, PAGE_SIZE), true);
         let ballast: Vec<Page> =
@@ -151,7 +157,7 @@ fn nowait_write(_: &Settings) -> Body {
         bio.free();
         expect_read(&bdev, 0, &pattern(9, PAGE_SIZE), "the REQ_NOWAIT write");
         drop(bdev);
-        brd_v6_1::brd_exit(brd);
+        brd.exit();
     })
 }
 
@@ -214,13 +220,14 @@ pub fn scenarios() -> Vec<Scenario> {
                           other gets -EEXIST, frees its page under the lock and uses the winner's. Clean in every \
                           interleaving; the trace of the racing interleavings shows two allocations and one free, \
                           and both sectors read back.",
-            base: &[("profile", "4.0")],
+            base: &[],
             body: insert_race,
             expect: |_| Expect::Clean,
             interleaving_dependent: false,
             max_tasks: 3,
             tune: None,
             keys: &["dax", "gfp"],
+            drivers: &[Generation::V4_0, Generation::V6_1, Generation::V6_1C],
         },
         Scenario {
             name: "reclaim-recursion",
@@ -243,6 +250,7 @@ pub fn scenarios() -> Vec<Scenario> {
             max_tasks: 1,
             tune: Some(|_, c: &mut Config| c.mem.limit_pages = Some(48)),
             keys: &["dax", "gfp"],
+            drivers: &[],
         },
         Scenario {
             name: "alloc-fail-sweep",
@@ -254,7 +262,7 @@ pub fn scenarios() -> Vec<Scenario> {
                           segments before the failure are written and the rest untouched, data written before \
                           stays intact, and brd_exit leaves no page behind (the first page of a failed straddling \
                           insert stays allocated until then, as in 4.0). Clean.",
-            base: &[("profile", "4.0")],
+            base: &[],
             body: alloc_fail_sweep,
             expect: |_| Expect::Clean,
             interleaving_dependent: false,
@@ -266,6 +274,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 c.faults.slab.ignore_gfp_wait = false;
             }),
             keys: &["dax", "gfp"],
+            drivers: &[Generation::V4_0, Generation::V6_1, Generation::V6_1C],
         },
         Scenario {
             name: "read-unwritten",
@@ -273,13 +282,14 @@ pub fn scenarios() -> Vec<Scenario> {
             description: "A 64 KiB brd v4.0 is read (32 KiB from sector 3) before anything is written. \
                           copy_from_brd finds no page and returns zeros without allocating: the reads read \
                           zeros, brd holds no page and the allocator's count is unchanged. Clean.",
-            base: &[("profile", "4.0")],
+            base: &[],
             body: read_unwritten,
             expect: |_| Expect::Clean,
             interleaving_dependent: false,
             max_tasks: 1,
             tune: None,
             keys: &["dax", "gfp"],
+            drivers: &[Generation::V4_0, Generation::V6_1, Generation::V6_1C],
         },
         Scenario {
             name: "nowait-write",
@@ -296,6 +306,7 @@ pub fn scenarios() -> Vec<Scenario> {
             max_tasks: 1,
             tune: Some(|_, c: &mut Config| c.mem.limit_pages = Some(NOWAIT_LIMIT + 1)),
             keys: &[],
+            drivers: &[Generation::V6_1, Generation::V6_1C],
         },
         Scenario {
             name: "discard-vs-read",
@@ -312,6 +323,7 @@ pub fn scenarios() -> Vec<Scenario> {
             max_tasks: 3,
             tune: None,
             keys: &[],
+            drivers: &[],
         },
         Scenario {
             name: "rcu-sleep",
@@ -328,6 +340,7 @@ pub fn scenarios() -> Vec<Scenario> {
             max_tasks: 2,
             tune: None,
             keys: &["fixed"],
+            drivers: &[],
         },
     ]
 }

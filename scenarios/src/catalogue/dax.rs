@@ -202,6 +202,7 @@ pub fn scenarios() -> Vec<Scenario> {
             max_tasks: 2,
             tune: None,
             keys: &["dax", "gfp"],
+            drivers: &[],
         },
         Scenario {
             name: "dax-atomic-prepopulated",
@@ -218,6 +219,7 @@ pub fn scenarios() -> Vec<Scenario> {
             max_tasks: 2,
             tune: None,
             keys: &["dax", "gfp"],
+            drivers: &[],
         },
         Scenario {
             name: "dax-atomic-vs-flush",
@@ -242,6 +244,7 @@ pub fn scenarios() -> Vec<Scenario> {
             max_tasks: 3,
             tune: None,
             keys: &["dax", "gfp"],
+            drivers: &[],
         },
         Scenario {
             name: "dax-workqueue",
@@ -256,6 +259,7 @@ pub fn scenarios() -> Vec<Scenario> {
             max_tasks: 3,
             tune: None,
             keys: &["dax", "gfp"],
+            drivers: &[],
         },
         Scenario {
             name: "dax-irq",
@@ -275,6 +279,7 @@ pub fn scenarios() -> Vec<Scenario> {
             max_tasks: 3,
             tune: None,
             keys: &["dax", "gfp", "fixed"],
+            drivers: &[],
         },
         Scenario {
             name: "pmem-atomic",
@@ -290,6 +295,7 @@ pub fn scenarios() -> Vec<Scenario> {
             max_tasks: 1,
             tune: None,
             keys: &[],
+            drivers: &[],
         },
         Scenario {
             name: "dax-size-over-page",
@@ -312,6 +318,7 @@ pub fn scenarios() -> Vec<Scenario> {
             max_tasks: 1,
             tune: None,
             keys: &["dax", "gfp", "fixed"],
+            drivers: &[],
         },
         Scenario {
             name: "dax-highmem",
@@ -328,6 +335,7 @@ pub fn scenarios() -> Vec<Scenario> {
             max_tasks: 1,
             tune: None,
             keys: &["fixed", "highmem"],
+            drivers: &[],
         },
     ]
 }

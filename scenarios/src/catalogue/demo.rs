@@ -121,6 +121,7 @@ pub fn scenarios() -> Vec<Scenario> {
             max_tasks: 3,
             tune: None,
             keys: &["fixed"],
+            drivers: &[],
         },
         Scenario {
             name: "demo-irq-sleep",
@@ -136,6 +137,7 @@ pub fn scenarios() -> Vec<Scenario> {
             max_tasks: 3,
             tune: None,
             keys: &["fixed"],
+            drivers: &[],
         },
         Scenario {
             name: "demo-abba",
@@ -151,6 +153,7 @@ pub fn scenarios() -> Vec<Scenario> {
             max_tasks: 2,
             tune: None,
             keys: &["fixed"],
+            drivers: &[],
         },
     ]
 }
