@@ -24,7 +24,9 @@ use ksim::gfp::GFP_KERNEL;
 use ksim::highmem::{memcpy_from_page, memcpy_to_page};
 use ksim::mm::{__free_page, alloc_page, nr_allocated_pages, PAGE_SIZE};
 use ksim::{Config, Errno, Runner};
-use ksim_drivers::brd_v6_1::{brd_exit, brd_init, Params};
+use ksim_drivers::brd_v6_1::{brd_init, Params};
+
+use crate::brds::Loaded;
 
 /// `BIO_MAX_VECS`: pages the block layer's direct I/O puts into one bio.
 pub const BIO_MAX_VECS: usize = 256;
@@ -339,10 +341,31 @@ fn direct_io(
 /// ksim reported anything (a sleep in atomic context, a leak, a poisoned read, a BUG) or the
 /// body did not finish.
 pub fn run_ksim(w: &Workload) -> Result<KsimRun, String> {
+    run_on(w, None)
+}
+
+/// [`run_ksim`] on `drivers/block/brd.c` compiled against ksim's headers (a copy of the module
+/// for this workload's run), with the same module parameters.
+pub fn run_ksim_c(w: &Workload, module: Arc<ksim_c::brd::BrdModule>) -> Result<KsimRun, String> {
+    run_on(w, Some(module))
+}
+
+fn run_on(w: &Workload, c: Option<Arc<ksim_c::brd::BrdModule>>) -> Result<KsimRun, String> {
     let out: Arc<Mutex<Option<KsimRun>>> = Arc::new(Mutex::new(None));
     let (w2, out2) = (w.clone(), out.clone());
     let outcome = Runner::std().config(Config::modern()).try_run(move || {
-        let brd = brd_init(w2.params()).expect("brd_init");
+        let brd = match &c {
+            None => Loaded::V6_1(brd_init(w2.params()).expect("brd_init")),
+            Some(m) => {
+                let p = w2.params();
+                let params = ksim_c::brd::Params {
+                    rd_nr: Some(p.rd_nr),
+                    rd_size: Some(p.rd_size),
+                    max_part: Some(p.max_part),
+                };
+                Loaded::C(m.brd_init(&params).unwrap_or_else(|e| panic!("brd.c: {e}")))
+            }
+        };
         let bdev = brd.open(0).expect("open ram0");
         let before = nr_allocated_pages();
         let mut results = Vec::new();
@@ -368,7 +391,7 @@ pub fn run_ksim(w: &Workload) -> Result<KsimRun, String> {
         let pages = brd.nr_pages(0);
         let allocated_pages = nr_allocated_pages() - before;
         drop(bdev);
-        brd_exit(brd);
+        brd.exit();
         let run = KsimRun { observed: Observed { results, reads, pages }, allocated_pages };
         *out2.lock().unwrap_or_else(|e| e.into_inner()) = Some(run);
     })?;

@@ -35,7 +35,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
-use ksim_scenarios::differential::{run_ksim, Op, Workload};
+use ksim_scenarios::differential::{run_ksim, run_ksim_c, Op, Workload};
 
 use compare::{against_real, against_shadow, KsimSide, PAGE_TOLERANCE};
 use oracle::{RealSide, Settings, Setup, Unavailable};
@@ -55,10 +55,22 @@ fn brd_v6_1_matches_the_real_brd_ko() {
     let workloads: Vec<Workload> =
         (0..settings.workloads).map(|i| Workload::generate(FIRST_SEED + i)).collect();
 
+    // Two ksim sides: the Rust port, and drivers/block/brd.c of Linux 6.1 compiled against
+    // ksim's headers (Debian's linux-source-6.1, installed when missing, or KSIM_LINUX_SRC).
+    let c_module = ksim_c::source::tree_installing()
+        .and_then(|tree| Ok((ksim_c::brd::image(&tree)?, tree.version)))
+        .unwrap_or_else(|e| panic!("brd.c for the three-way comparison: {e}"));
     let ksim_side = {
         let workloads = workloads.clone();
         std::thread::spawn(move || {
-            vec![KsimSide { name: "ksim brd v6.1", runs: workloads.iter().map(run_ksim).collect() }]
+            let (img, version) = c_module;
+            let module = ksim_c::brd::BrdModule::new(&img, &version).expect("a brd.c instance");
+            let name: &'static str =
+                Box::leak(format!("ksim brd.c (Linux {version} source)").into_boxed_str());
+            vec![
+                KsimSide { name: "ksim brd v6.1", runs: workloads.iter().map(run_ksim).collect() },
+                KsimSide { name, runs: workloads.iter().map(|w| run_ksim_c(w, module.clone())).collect() },
+            ]
         })
     };
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("real-brd-cache");
