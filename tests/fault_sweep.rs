@@ -32,10 +32,16 @@ fn sweep(driver: Driver, op: Op) -> usize {
     panic!("{driver:?} {op:?}: still allocating after 256 failures")
 }
 
-const DRIVERS: &[Driver] = &[Driver::V40Dax, Driver::V40, Driver::V61, Driver::Current];
+const DRIVERS: &[Driver] = &[Driver::V40Dax, Driver::V40, Driver::V61, Driver::Current, Driver::V61C];
+
+/// brd.c (`V61C`) needs the kernel tree: Debian's linux-source-6.1, installed when missing.
+fn tree() {
+    ksim_c::source::tree_installing().unwrap_or_else(|e| panic!("{e}"));
+}
 
 #[test]
 fn fault_sweep_straddling_write_fails_cleanly_at_every_allocation() {
+    tree();
     for &d in DRIVERS {
         // 20 sectors from sector 20: 2 KiB into page 2, straddling pages 2..5.
         let failed = sweep(d, Op::Write { sector: 20, sectors: 20, tag: 8, nowait: false, locked: false });
@@ -45,6 +51,7 @@ fn fault_sweep_straddling_write_fails_cleanly_at_every_allocation() {
 
 #[test]
 fn fault_sweep_zero_fill_fails_cleanly_at_every_allocation() {
+    tree();
     for &d in DRIVERS {
         let failed =
             sweep(d, Op::Write { sector: 0, sectors: SECTORS, tag: 0, nowait: false, locked: false });

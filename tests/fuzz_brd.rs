@@ -18,6 +18,8 @@ fn env(name: &str, default: u64) -> u64 {
 
 #[test]
 fn fuzz_brd_operation_sequences_earn_only_kernel_errnos_and_earned_reports() {
+    // brd.c cases need the kernel tree: Debian's linux-source-6.1, installed when missing.
+    ksim_c::source::tree_installing().unwrap_or_else(|e| panic!("{e}"));
     // 400 cases of up to 24 operations: about two seconds on two cores.
     let cases = env("KSIM_FUZZ_CASES", 400);
     let seed = env("KSIM_FUZZ_SEED", 0x0062_7264_6675_7a7a);

@@ -39,6 +39,8 @@ fn failure(case: &Case, text: &str) -> String {
 
 #[test]
 fn swarm_cases_are_clean() {
+    // brd.c cases need the kernel tree: Debian's linux-source-6.1, installed when missing.
+    ksim_c::source::tree_installing().unwrap_or_else(|e| panic!("{e}"));
     let start = Instant::now();
     let seeds = seeds();
     let single = seeds.len() == 1;
@@ -101,6 +103,7 @@ fn swarm_case_is_a_function_of_its_seed() {
         Driver::BrdV4_0 { dax: true },
         Driver::BrdV4_0 { dax: false },
         Driver::BrdV6_1,
+        Driver::BrdV6_1C,
         Driver::BrdCurrent,
         Driver::PmemV4_1,
     ] {

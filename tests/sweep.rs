@@ -169,11 +169,18 @@ fn seed_trials(z: &Sizes) -> Vec<Trial> {
     trials
 }
 
+/// Swarm and fuzz cases run brd.c too, which needs the kernel tree (Debian's linux-source-6.1,
+/// installed when missing).
+fn need_tree() -> Result<(), String> {
+    ksim_c::source::tree_installing().map(|_| ())
+}
+
 fn swarm_trials(z: &Sizes) -> Vec<Trial> {
     buckets(z.swarm_cases, z.swarm_bucket)
         .map(|(a, b)| {
             Trial::test(format!("swarm::{a}-{b}"), move || {
                 big_stack(move || {
+                    need_tree()?;
                     let mut failures = Vec::new();
                     for seed in a..=b {
                         let case = Case::generate(seed);
@@ -248,6 +255,7 @@ fn fuzz_trials(z: &Sizes) -> Vec<Trial> {
             let files = files.clone();
             Trial::test(format!("fuzz::{kind}::{a}-{b}"), move || {
                 big_stack(move || {
+                    need_tree()?;
                     for i in a..=b {
                         let (data, name) = match &files {
                             Some(f) => {

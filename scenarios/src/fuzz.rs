@@ -38,6 +38,8 @@ pub enum Driver {
     V61,
     /// brd today.
     Current,
+    /// brd.c of Linux 6.1 compiled against ksim's headers (behaves as `V61` must).
+    V61C,
 }
 
 /// One operation.
@@ -90,11 +92,12 @@ impl Case {
     /// Decodes bytes (any bytes) into a case.
     pub fn decode(data: &[u8]) -> Case {
         let mut b = Bytes(data);
-        let driver = match b.byte().unwrap_or(0) % 4 {
+        let driver = match b.byte().unwrap_or(0) % 5 {
             0 => Driver::V40Dax,
             1 => Driver::V40,
             2 => Driver::V61,
-            _ => Driver::Current,
+            3 => Driver::Current,
+            _ => Driver::V61C,
         };
         let mut ops = Vec::new();
         while ops.len() < MAX_OPS {
@@ -216,6 +219,7 @@ enum Dev {
     V40(brd_v4_0::Brd),
     V61(brd_v6_1::Brd),
     Current(brd_current::Brd),
+    C(ksim_c::brd::Brd),
 }
 
 impl Dev {
@@ -224,6 +228,7 @@ impl Dev {
             Dev::V40(b) => b.open(0),
             Dev::V61(b) => b.open(0),
             Dev::Current(b) => b.open(0),
+            Dev::C(b) => b.open(0),
         }
         .expect("open ram0")
     }
@@ -233,6 +238,7 @@ impl Dev {
             Dev::V40(b) => brd_v4_0::brd_exit(b),
             Dev::V61(b) => brd_v6_1::brd_exit(b),
             Dev::Current(b) => brd_current::brd_exit(b),
+            Dev::C(b) => b.brd_exit(),
         }
     }
 }
@@ -258,7 +264,7 @@ fn sleep_if_allocating(allocates: Option<bool>) -> Earns {
 fn alloc_errnos(driver: Driver) -> &'static [Errno] {
     match driver {
         Driver::V40Dax | Driver::V40 => &[Errno::ENOSPC],
-        Driver::V61 | Driver::Current => &[Errno::ENOMEM, Errno::EIO, Errno::EAGAIN],
+        Driver::V61 | Driver::V61C | Driver::Current => &[Errno::ENOMEM, Errno::EIO, Errno::EAGAIN],
     }
 }
 
@@ -349,7 +355,7 @@ fn run_op(
             let in_range = sector + sectors <= SECTORS;
             match (driver, r) {
                 (_, Err(e)) if !in_range => expect_eq_errno(e, &[Errno::EIO], i),
-                (Driver::V61, r) => {
+                (Driver::V61 | Driver::V61C, r) => {
                     expect(r == Err(Errno::EOPNOTSUPP), || format!("op {i}: 6.1 discard returned {r:?}"))
                 }
                 (Driver::V40Dax | Driver::V40, r) => {
@@ -495,8 +501,26 @@ pub fn run(case: Case) -> Result<Stats, String> {
     let fired = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let f = fired.clone();
     let ops = case.ops.clone();
+    let module = match driver {
+        Driver::V61C => match crate::brds::brd_c() {
+            crate::brds::CDriver::Ready(img, v) => Some(ksim_c::brd::BrdModule::new(img, v)?),
+            _ => return Err(crate::brds::c_unavailable().unwrap_or_default()),
+        },
+        _ => None,
+    };
     let outcome = Runner::std().config(config).try_run(move || {
         let dev = match driver {
+            Driver::V61C => Dev::C(
+                module
+                    .as_ref()
+                    .expect("the module")
+                    .brd_init(&ksim_c::brd::Params {
+                        rd_nr: Some(1),
+                        rd_size: Some(SECTORS / 2),
+                        max_part: None,
+                    })
+                    .unwrap_or_else(|e| panic!("brd.c: {e}")),
+            ),
             Driver::V40Dax | Driver::V40 => Dev::V40(
                 brd_v4_0::brd_init(brd_v4_0::Params {
                     rd_nr: 1,

@@ -91,11 +91,12 @@ impl Case {
     /// The case of `seed`.
     pub fn generate(seed: u64) -> Case {
         let mut r = SmallRng::seed_from_u64(seed ^ 0x6b73_696d_7377_726d);
-        let driver = match r.below(5) {
+        let driver = match r.below(6) {
             0 => Driver::BrdV4_0 { dax: true },
             1 => Driver::BrdV4_0 { dax: false },
             2 => Driver::BrdV6_1,
             3 => Driver::BrdCurrent,
+            4 => Driver::BrdV6_1C,
             _ => Driver::PmemV4_1,
         };
         let pages = r.range(2, 12);

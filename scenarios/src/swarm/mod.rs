@@ -105,6 +105,9 @@ pub enum Driver {
     },
     /// brd of Linux 6.1 (radix tree, REQ_NOWAIT, no discard).
     BrdV6_1,
+    /// `drivers/block/brd.c` of Linux 6.1 compiled against ksim's headers (must behave as
+    /// `BrdV6_1`).
+    BrdV6_1C,
     /// Today's brd (xarray, page references, discard frees pages).
     BrdCurrent,
     /// pmem of Linux 4.1.
@@ -124,7 +127,7 @@ impl Driver {
 
     /// Whether the queue handles `REQ_NOWAIT`.
     pub fn supports_nowait(self) -> bool {
-        matches!(self, Driver::BrdV6_1 | Driver::BrdCurrent)
+        matches!(self, Driver::BrdV6_1 | Driver::BrdV6_1C | Driver::BrdCurrent)
     }
 
     /// Whether writes allocate (and so can fail under fault injection).
@@ -136,8 +139,8 @@ impl Driver {
     pub fn bio_error(self, nowait: bool) -> Option<Errno> {
         match self {
             Driver::BrdV4_0 { .. } => Some(Errno::ENOSPC),
-            Driver::BrdV6_1 | Driver::BrdCurrent if nowait => Some(Errno::EAGAIN),
-            Driver::BrdV6_1 | Driver::BrdCurrent => Some(Errno::EIO),
+            Driver::BrdV6_1 | Driver::BrdV6_1C | Driver::BrdCurrent if nowait => Some(Errno::EAGAIN),
+            Driver::BrdV6_1 | Driver::BrdV6_1C | Driver::BrdCurrent => Some(Errno::EIO),
             Driver::PmemV4_1 => None,
         }
     }
@@ -146,7 +149,7 @@ impl Driver {
     pub fn rw_page_error(self) -> Option<Errno> {
         match self {
             Driver::BrdV4_0 { .. } => Some(Errno::ENOSPC),
-            Driver::BrdV6_1 => Some(Errno::ENOMEM),
+            Driver::BrdV6_1 | Driver::BrdV6_1C => Some(Errno::ENOMEM),
             Driver::BrdCurrent | Driver::PmemV4_1 => None,
         }
     }
@@ -166,7 +169,7 @@ impl Driver {
     pub fn profile(self) -> Profile {
         match self {
             Driver::BrdV4_0 { .. } | Driver::PmemV4_1 => Profile::V4_0,
-            Driver::BrdV6_1 | Driver::BrdCurrent => Profile::Modern,
+            Driver::BrdV6_1 | Driver::BrdV6_1C | Driver::BrdCurrent => Profile::Modern,
         }
     }
 }
@@ -177,6 +180,7 @@ impl fmt::Display for Driver {
             Driver::BrdV4_0 { dax: true } => f.write_str("brd-v4.0 dax=on"),
             Driver::BrdV4_0 { dax: false } => f.write_str("brd-v4.0 dax=off"),
             Driver::BrdV6_1 => f.write_str("brd-v6.1"),
+            Driver::BrdV6_1C => f.write_str("brd-6.1-c"),
             Driver::BrdCurrent => f.write_str("brd-current"),
             Driver::PmemV4_1 => f.write_str("pmem-v4.1"),
         }
@@ -381,9 +385,17 @@ impl Case {
         let tally = Arc::new(Tally::default());
         let case = Arc::new(self.clone());
         let t = tally.clone();
+        // brd.c: this run's copy of the module (each execution restores and loads it).
+        let module = match self.driver {
+            Driver::BrdV6_1C => match crate::brds::brd_c() {
+                crate::brds::CDriver::Ready(img, v) => Some(ksim_c::brd::BrdModule::new(img, v)?),
+                _ => return Err(crate::brds::c_unavailable().unwrap_or_default()),
+            },
+            _ => None,
+        };
         let o = Runner::new(self.scheduler.clone())
             .config(self.config())
-            .try_run(move || run::execute(&case, &t))?;
+            .try_run(move || run::execute(&case, &t, module.as_ref()))?;
         Ok((o, tally))
     }
 }

@@ -21,12 +21,13 @@ use crate::io::{rw, submitter_page};
 enum Dev {
     V4_0(brd_v4_0::Brd),
     V6_1(brd_v6_1::Brd),
+    C(ksim_c::brd::Brd),
     Current(brd_current::Brd),
     Pmem(pmem_v4_1::Pmem),
 }
 
 impl Dev {
-    fn load(case: &Case) -> Dev {
+    fn load(case: &Case, module: Option<&Arc<ksim_c::brd::BrdModule>>) -> Dev {
         let kib = case.pages * (PAGE_SIZE as u64 / 1024);
         match case.driver {
             Driver::BrdV4_0 { dax } => {
@@ -37,6 +38,11 @@ impl Dev {
                 let p = brd_v6_1::Params { rd_nr: 1, rd_size: kib, ..brd_v6_1::Params::default() };
                 Dev::V6_1(brd_v6_1::brd_init(p).expect("brd_init"))
             }
+            Driver::BrdV6_1C => {
+                let p = ksim_c::brd::Params { rd_nr: Some(1), rd_size: Some(kib), max_part: None };
+                let m = module.expect("brd.c's module for this run");
+                Dev::C(m.brd_init(&p).unwrap_or_else(|e| panic!("brd.c: {e}")))
+            }
             Driver::BrdCurrent => {
                 let p = brd_current::Params { rd_nr: 1, rd_size: kib, ..brd_current::Params::default() };
                 Dev::Current(brd_current::brd_init(p).expect("brd_init"))
@@ -45,20 +51,21 @@ impl Dev {
         }
     }
 
-    fn open(&self) -> Bdev {
+    fn open(&self) -> Result<Bdev, Errno> {
         match self {
             Dev::V4_0(b) => b.open(0),
             Dev::V6_1(b) => b.open(0),
+            Dev::C(b) => b.open(0),
             Dev::Current(b) => b.open(0),
             Dev::Pmem(p) => p.open(),
         }
-        .expect("open the disk")
     }
 
     fn unload(self) {
         match self {
             Dev::V4_0(b) => brd_v4_0::brd_exit(b),
             Dev::V6_1(b) => brd_v6_1::brd_exit(b),
+            Dev::C(b) => b.brd_exit(),
             Dev::Current(b) => brd_current::brd_exit(b),
             Dev::Pmem(p) => pmem_v4_1::pmem_remove(p),
         }
@@ -174,10 +181,23 @@ impl Worker<'_> {
 }
 
 /// One execution of a case.
-pub(super) fn execute(case: &Arc<Case>, tally: &Arc<Tally>) {
+pub(super) fn execute(case: &Arc<Case>, tally: &Arc<Tally>, module: Option<&Arc<ksim_c::brd::BrdModule>>) {
     kfn!("swarm_main");
-    let dev = Dev::load(case);
-    let bdev = Arc::new(dev.open());
+    let dev = Dev::load(case, module);
+    let bdev = match dev.open() {
+        Ok(b) => Arc::new(b),
+        Err(e) => {
+            // brd.c allocates its device with kzalloc() in brd_alloc(), and brd_init() ignores
+            // brd_alloc()'s failure: with failslab armed the module loads without ram0 (the Rust
+            // ports keep the device as a Rust value and cannot lose it).
+            let slab_faults = matches!(case.faults, Faults::Probability { slab: true, .. });
+            expect(case.driver == Driver::BrdV6_1C && slab_faults && e == Errno::ENXIO, || {
+                format!("swarm: opening the disk failed with {e}")
+            });
+            dev.unload();
+            return;
+        }
+    };
     if case.prepopulate {
         // Zeros either way: a failed zero fill leaves pages absent (they read as zeros) or
         // allocated and zeroed.

@@ -98,7 +98,7 @@ impl Worker<'_> {
                     zero_page(&mut self.shadow, p);
                 }
             }
-            Driver::BrdV6_1 | Driver::PmemV4_1 => unreachable!("discard is refused"),
+            Driver::BrdV6_1 | Driver::BrdV6_1C | Driver::PmemV4_1 => unreachable!("discard is refused"),
         }
     }
 }
