@@ -405,9 +405,19 @@ where
             RawJoin::Std(h)
         }
         BackendKind::Shuttle => {
-            let h = shuttle::thread::Builder::new().name(name).spawn(f).expect("shuttle spawn");
+            let h = shuttle::thread::Builder::new()
+                .name(name)
+                .stack_size(super::runner::TASK_STACK)
+                .spawn(f)
+                .expect("shuttle spawn");
             RawJoin::Shuttle(h)
         }
-        BackendKind::Loom => RawJoin::Loom(loom::thread::spawn(f)),
+        BackendKind::Loom => RawJoin::Loom(
+            // loom hands the size to its coroutine library in words.
+            loom::thread::Builder::new()
+                .stack_size(super::runner::TASK_STACK / std::mem::size_of::<usize>())
+                .spawn(f)
+                .expect("loom spawn"),
+        ),
     }
 }

@@ -230,10 +230,16 @@ impl Runner {
     }
 }
 
+/// The stack of every task shuttle runs, and of every task loom spawns (loom's main task keeps
+/// loom's own 32 KiB): room for C frames of code run through ksim's C face (a kernel stack is 16
+/// KiB; ksim's own frames sit on top). Untouched stack costs no memory.
+pub(crate) const TASK_STACK: usize = 512 * 1024;
+
 fn shuttle_config() -> shuttle::Config {
     let mut c = shuttle::Config::new();
     c.failure_persistence = shuttle::FailurePersistence::None;
     c.silence_warnings = true;
+    c.stack_size = TASK_STACK;
     c
 }
 
