@@ -4,7 +4,8 @@
 //! the cache. `KSIM_LINUX_SRC=skip` says no tree is to be used (what needs one is skipped).
 //!
 //! [`tree`] never installs anything; [`tree_installing`] installs the package first when it is
-//! missing (what the test suite uses, so a fresh clone's `cargo test` has the tree).
+//! missing (what `ksim` and the test suite use, so a fresh clone's `ksim check` and `cargo test`
+//! have the tree).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -70,6 +71,11 @@ pub fn tree_installing() -> Result<KernelTree, String> {
         static INSTALL: Mutex<()> = Mutex::new(());
         let _g = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
         if !Path::new(DEBIAN_TARBALL).is_file() {
+            // Said once, on stderr: a command that installs a package should say so.
+            eprintln!(
+                "ksim: installing Debian's {DEBIAN_PACKAGE} (the kernel tree ksim's C drivers come from; \
+                 KSIM_LINUX_SRC=skip to do without)"
+            );
             let ok = Command::new("sh")
                 .args(["-c", &format!(
                     "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {DEBIAN_PACKAGE}"

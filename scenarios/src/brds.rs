@@ -78,12 +78,13 @@ pub enum CDriver {
     Broken(BuildError),
 }
 
-/// brd.c of the kernel tree at hand, built once per process. Never installs anything (the test
-/// suite installs Debian's package first: `ksim_c::source::tree_installing`).
+/// brd.c of the kernel tree at hand, built once per process. Installs Debian's `linux-source-6.1`
+/// when there is no tree (`KSIM_LINUX_SRC=skip` does without), so a fresh machine's `ksim check`
+/// runs brd.c too.
 pub fn brd_c() -> &'static CDriver {
     static C: OnceLock<CDriver> = OnceLock::new();
     let user_tree = std::env::var("KSIM_LINUX_SRC").is_ok_and(|v| v != "skip");
-    C.get_or_init(|| match ksim_c::source::tree() {
+    C.get_or_init(|| match ksim_c::source::tree_installing() {
         Err(why) if user_tree => CDriver::BadTree(why),
         Err(why) => CDriver::NoTree(why),
         Ok(tree) => match tree.file("drivers/block/brd.c") {

@@ -3,6 +3,7 @@
 //! but the long ones (`sweep`), which run only by name.
 
 mod catalogue;
+mod cface;
 mod core;
 mod drivers;
 mod memory;
@@ -88,6 +89,7 @@ const GROUPS: &[Entry] = &[
     entry("memory", memory::run, true),
     entry("drivers", drivers::run, true),
     entry("catalogue", catalogue::run, true),
+    entry("cface", cface::run, true),
     entry("sweep", sweep::run, false),
 ];
 
