@@ -93,6 +93,7 @@ impl<T> SpinLock<T> {
             }
         }
         lock_acquire(&t, self.name, self.id(), LockKind::Spin, site);
+        crate::model::cpu::spin_deadlock_check(&t, self.name, self.id(), false, at);
         let guard = self.raw.lock();
         SpinLockGuard { guard: Some(guard), lock: self, flavour, task: t.arc(), taken_at: site.at }
     }

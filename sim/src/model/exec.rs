@@ -49,9 +49,9 @@ pub(crate) struct RunShared {
 impl RunShared {
     pub(crate) fn new(config: Config, spec: RunSpec) -> Self {
         RunShared {
+            lockdep: Mutex::new(LockGraph::new(&config)),
             config,
             spec,
-            lockdep: Mutex::new(LockGraph::default()),
             results: Mutex::new(RunResults::default()),
             executions: AtomicU64::new(0),
             max_tasks: AtomicU32::new(0),
@@ -101,6 +101,8 @@ pub struct Exec {
     jiffies: AtomicU64,
     last_report_jiffy: Mutex<Option<u64>>,
     failed: AtomicBool,
+    /// Which CPU interrupts arrive on (`cpu`).
+    pub(crate) cpus: super::cpu::Cpus,
     /// Registered interrupt handlers, by irq line.
     pub(crate) irqs: Mutex<BTreeMap<u32, Arc<super::irq::IrqAction>>>,
     /// The page ledger.
@@ -132,6 +134,7 @@ impl Exec {
             last_report_jiffy: Mutex::new(None),
             failed: AtomicBool::new(false),
             irqs: Mutex::new(BTreeMap::new()),
+            cpus: super::cpu::Cpus::new(),
             mm: BookLock::new(super::mem::state::Mm::new(
                 &run.config,
                 // DFS and loom re-run a prefix of an earlier execution's schedule, so an

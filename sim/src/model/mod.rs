@@ -11,11 +11,13 @@
 pub mod backend;
 pub(crate) mod booklock;
 pub(crate) mod context;
+pub(crate) mod cpu;
 pub(crate) mod dfs;
 pub mod exec;
 pub(crate) mod fault;
 pub(crate) mod irq;
 pub(crate) mod lockdep;
+pub(crate) mod lockdep_irq;
 pub(crate) mod mem;
 pub(crate) mod panic;
 pub mod report;
@@ -24,6 +26,7 @@ pub(crate) mod sleep;
 pub mod spec;
 pub mod task;
 pub mod trace;
+pub(crate) mod wait_context;
 
 /// The run configuration (kept at its old path; it is a plain definition, `defs::config`).
 pub use crate::defs::config;

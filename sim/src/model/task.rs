@@ -54,6 +54,30 @@ pub enum LockKind {
     Spin,
     /// `struct mutex`.
     Mutex,
+    /// `raw_spinlock_t`.
+    RawSpin,
+    /// `rwlock_t`.
+    RwLock,
+    /// `struct rw_semaphore`.
+    RwSem,
+    /// A lockdep map that is no lock (a timer's or work item's `lockdep_map`): it orders
+    /// dependencies but waits for nothing itself.
+    Map,
+}
+
+impl LockKind {
+    /// lockdep's wait type (`{n:n}`): `LD_WAIT_SPIN` 2, `LD_WAIT_CONFIG` 3 with
+    /// `PROVE_RAW_LOCK_NESTING` (else the same as SPIN), `LD_WAIT_SLEEP` (4, or 3 without
+    /// nesting), and 0 (`LD_WAIT_INV`, not checked) for maps.
+    pub fn wait_type(self, nesting: bool) -> u8 {
+        let config = if nesting { 3 } else { 2 };
+        match self {
+            LockKind::RawSpin => 2,
+            LockKind::Spin | LockKind::RwLock => config,
+            LockKind::Mutex | LockKind::RwSem => config + 1,
+            LockKind::Map => 0,
+        }
+    }
 }
 
 /// One entry of the task's held-lock stack (lockdep's `held_lock`).
@@ -65,6 +89,8 @@ pub struct HeldLock {
     pub instance: usize,
     /// Spin or mutex.
     pub kind: LockKind,
+    /// Taken for reading (`read_lock`, `down_read`): readers share it.
+    pub read: bool,
     /// Where it was taken.
     pub site: Site,
 }
