@@ -49,6 +49,18 @@ pub fn local_irq_restore(flags: IrqFlags) {
     set_irqs(&current(), flags.disabled, Site { at: Loc::caller(), op: "local_irq_restore" });
 }
 
+impl IrqFlags {
+    /// Whether the saved state had irqs disabled (what `irqs_disabled_flags()` answers).
+    pub fn disabled(self) -> bool {
+        self.disabled
+    }
+}
+
+/// `local_save_flags(flags)`: the current irq state, without changing it.
+pub fn local_save_flags() -> IrqFlags {
+    IrqFlags { disabled: irqs_disabled() }
+}
+
 /// `irqs_disabled()`.
 pub fn irqs_disabled() -> bool {
     current().state().irqs_disabled

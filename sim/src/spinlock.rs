@@ -125,6 +125,41 @@ impl<T> SpinLock<T> {
     pub fn lock_bh(&self) -> SpinLockGuard<'_, T> {
         self.acquire(Flavour::Bh, "spin_lock_bh")
     }
+
+    /// `spin_trylock(&lock)` at `at`: `preempt_disable()`, then the lock if it is free (lockdep
+    /// records a trylock), else `preempt_enable()` and `None`.
+    pub(crate) fn try_lock_at(&self, at: Loc) -> Option<SpinLockGuard<'_, T>> {
+        let t = crate::model::current_in("spin_trylock()");
+        let site = Site { at, op: "spin_trylock" };
+        let count = t.exec.config().preempt_count;
+        if count {
+            count_add(&t, PREEMPT_OFFSET, site);
+        }
+        let Some(guard) = self.raw.try_lock() else {
+            if count {
+                count_sub(&t, PREEMPT_OFFSET, site);
+            }
+            return None;
+        };
+        let how = crate::model::lockdep::Acquire { kind: LockKind::Spin, read: false, trylock: true };
+        crate::model::lockdep::lock_acquire_as(&t, self.name, self.id(), how, site);
+        Some(SpinLockGuard {
+            guard: Some(guard),
+            lock: self,
+            flavour: Flavour::Plain,
+            task: t.arc(),
+            taken_at: at,
+        })
+    }
+}
+
+/// `spin_trylock(&lock)`: the lock if it is free now; never spins.
+///
+/// # Context
+/// Any but NMI; on success the holder is atomic (+1), as after `spin_lock`.
+#[track_caller]
+pub fn spin_trylock<T>(lock: &SpinLock<T>) -> Option<SpinLockGuard<'_, T>> {
+    lock.try_lock_at(Loc::caller())
 }
 
 impl<T> SpinLockGuard<'_, T> {

@@ -345,6 +345,44 @@ impl RawEvent {
     }
 }
 
+/// A counting semaphore of the current backend, with no guard: the lock word of every lock
+/// type built on `model::lock` (a reader takes one permit, a writer all of them), so the C
+/// face can lock and unlock in separate calls.
+pub(crate) struct RawSem {
+    avail: RawMutex<i64>,
+    cv: RawCondvar,
+}
+
+impl RawSem {
+    pub(crate) fn new(permits: i64) -> Self {
+        RawSem { avail: RawMutex::new(permits), cv: RawCondvar::new() }
+    }
+
+    /// Takes `n` permits, blocking until they are free.
+    pub(crate) fn acquire(&self, n: i64) {
+        let mut g = self.avail.lock();
+        while *g < n {
+            g = self.cv.wait(g, std::time::Duration::from_millis(10));
+        }
+        *g -= n;
+    }
+
+    /// Takes `n` permits if they are free.
+    pub(crate) fn try_acquire(&self, n: i64) -> bool {
+        let mut g = self.avail.lock();
+        let ok = *g >= n;
+        if ok {
+            *g -= n;
+        }
+        ok
+    }
+
+    pub(crate) fn release(&self, n: i64) {
+        *self.avail.lock() += n;
+        self.cv.notify_all();
+    }
+}
+
 /// A word of the current backend that drivers race on (atomic_t, page counters).
 pub(crate) enum RawAtomic {
     Std(std::sync::atomic::AtomicI64),

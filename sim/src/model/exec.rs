@@ -101,6 +101,8 @@ pub struct Exec {
     jiffies: AtomicU64,
     last_report_jiffy: Mutex<Option<u64>>,
     failed: AtomicBool,
+    /// Tasks asleep in waits, and the live and blocked counts (`waitq`).
+    pub(crate) sleepers: super::waitq::Sleepers,
     /// Which CPU interrupts arrive on (`cpu`).
     pub(crate) cpus: super::cpu::Cpus,
     /// Registered interrupt handlers, by irq line.
@@ -135,6 +137,7 @@ impl Exec {
             failed: AtomicBool::new(false),
             irqs: Mutex::new(BTreeMap::new()),
             cpus: super::cpu::Cpus::new(),
+            sleepers: super::waitq::Sleepers::default(),
             mm: BookLock::new(super::mem::state::Mm::new(
                 &run.config,
                 // DFS and loom re-run a prefix of an earlier execution's schedule, so an
@@ -170,6 +173,7 @@ impl Exec {
         let pid = self.next_pid.fetch_add(1, Ordering::Relaxed);
         self.run.max_tasks.fetch_max(pid, Ordering::Relaxed);
         let t = Arc::new(TaskCell::new(pid, Arc::from(name), kind, self.clone()));
+        self.sleepers.task_started();
         lock(&self.tasks).push(t.clone());
         t
     }
@@ -373,6 +377,11 @@ impl Exec {
             }
         }
         drop(graph);
+        let sleeping = self.sleepers.describe(&self.tasks());
+        if !sleeping.is_empty() {
+            body.push('\n');
+            body.push_str(&sleeping);
+        }
         self.record_external(None, Violation::Deadlock, body);
     }
 }

@@ -16,6 +16,7 @@ pub(crate) mod dfs;
 pub mod exec;
 pub(crate) mod fault;
 pub(crate) mod irq;
+pub mod lock;
 pub(crate) mod lockdep;
 pub(crate) mod lockdep_irq;
 pub(crate) mod mem;
@@ -27,6 +28,7 @@ pub mod spec;
 pub mod task;
 pub mod trace;
 pub(crate) mod wait_context;
+pub(crate) mod waitq;
 
 /// The run configuration (kept at its old path; it is a plain definition, `defs::config`).
 pub use crate::defs::config;
@@ -48,6 +50,14 @@ pub(crate) fn current() -> backend::CurrentTask {
     })
 }
 
+/// [`current`] for the API `api`: outside a run the panic names the API.
+#[inline]
+#[track_caller]
+pub(crate) fn current_in(api: &str) -> backend::CurrentTask {
+    backend::current_task()
+        .unwrap_or_else(|| panic!("ksim: {api} called outside a simulated task (call it inside Runner::run)"))
+}
+
 /// A task handle returned by `kthread_run` and friends; `join` waits for the task and returns its
 /// result (or continues the unwinding of a task that failed a check).
 pub struct TaskHandle<T> {
@@ -59,7 +69,15 @@ pub struct TaskHandle<T> {
 impl<T> TaskHandle<T> {
     /// Waits for the task to finish (a scheduling point) and returns its result.
     pub fn join(self) -> T {
-        match self.raw.join() {
+        let joined = match backend::current_task() {
+            Some(t) => {
+                let exec = t.exec.clone();
+                drop(t);
+                exec.sleepers.blocked_in(|| self.raw.join())
+            }
+            None => self.raw.join(),
+        };
+        match joined {
             Ok(v) => v,
             Err(p) => resume_unwind(p),
         }
@@ -90,12 +108,14 @@ fn run_task<T>(cell: Arc<TaskCell>, label: Option<&'static str>, f: impl FnOnce(
         Ok(v) => v,
         Err(p) => {
             note_panic(&cell, &*p);
+            cell.exec.sleepers.task_ended();
             set_current_task(None);
             resume_unwind(p)
         }
     };
     exit_check(&cell, label);
     cell.exec.emit(&cell, Cat::Task, "exit", String::new);
+    cell.exec.sleepers.task_ended();
     set_current_task(None);
     out
 }

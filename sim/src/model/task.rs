@@ -317,13 +317,15 @@ pub struct TaskCell {
     pub exec: Arc<Exec>,
     /// The RCU reader state, for other tasks' grace periods.
     pub rcu: RcuReader,
+    /// `signal_pending()`: set by `send_sig()` from any task.
+    pub(crate) signal: std::sync::atomic::AtomicBool,
     state: ThreadBound<RefCell<TaskState>>,
 }
 
 impl TaskCell {
     pub(crate) fn new(pid: u32, name: Arc<str>, kind: TaskKind, exec: Arc<Exec>) -> Self {
         let state = ThreadBound::new(RefCell::new(TaskState::new(kind)));
-        TaskCell { pid, name, kind, exec, rcu: RcuReader::default(), state }
+        TaskCell { pid, name, kind, exec, rcu: RcuReader::default(), signal: Default::default(), state }
     }
 
     /// Binds the task to the OS thread that runs it (when it is installed as current).

@@ -101,9 +101,11 @@ pub(super) fn execute_one(run: &Arc<RunShared>, body: &(dyn Fn() + Send + Sync))
     exec.emit(&main, Cat::Task, "start", String::new);
     if let Err(p) = catch_unwind(AssertUnwindSafe(body)) {
         note_panic(&main, &*p);
+        exec.sleepers.task_ended();
         set_current_task(None);
         resume_unwind(p);
     }
+    exec.sleepers.task_ended();
     exit_check(&main, None);
     crate::model::mem::kmemleak::check(&main);
     exec.emit(&main, Cat::Task, "exit", String::new);
