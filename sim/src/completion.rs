@@ -41,6 +41,7 @@ impl Completion {
 pub fn init_completion(x: &Completion) {
     let at = Loc::caller();
     let t = current_in("init_completion()");
+    x.core.with(|d| *d = 0);
     let waiters = x.core.sleepers();
     if waiters > 0 {
         let body = format!(
@@ -50,7 +51,6 @@ pub fn init_completion(x: &Completion) {
         );
         t.exec.report(&t, Violation::Warning, body, "init_completion()");
     }
-    x.core.with(|d| *d = 0);
 }
 
 /// `reinit_completion(&x)`: the count back to 0 (the waiters stay).

@@ -56,6 +56,15 @@ fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Clears `running` when the callback returns or unwinds (a report), so waiters see it done.
+struct NotRunning<'a>(&'a Mutex<State>);
+
+impl Drop for NotRunning<'_> {
+    fn drop(&mut self) {
+        lock(self.0).running = None;
+    }
+}
+
 /// `hrtimer_init(&timer, clock, mode)` with `timer.function = callback`.
 #[track_caller]
 pub fn hrtimer_init(
@@ -98,8 +107,10 @@ fn arm(h: &Hrtimer) {
         }
         interrupt_entry(&t, hard, Site { at: hc.0.at, op: "__run_hrtimer" });
         crate::kfn!(hc.0.name);
-        let again = (hc.0.func)();
-        lock(&hc.0.state).running = None;
+        let again = {
+            let _done = NotRunning(&hc.0.state);
+            (hc.0.func)()
+        };
         drop(t);
         if again == HrtimerRestart::Restart {
             arm(&hc);

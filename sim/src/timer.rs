@@ -52,6 +52,15 @@ fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Clears `running` when the callback returns or unwinds (a report), so waiters see it done.
+struct NotRunning<'a>(&'a Mutex<State>);
+
+impl Drop for NotRunning<'_> {
+    fn drop(&mut self) {
+        lock(self.0).running = None;
+    }
+}
+
 impl TimerList {
     /// A `struct timer_list` not yet set up (`timer_setup()` gives it its callback).
     pub fn new(name: &'static str) -> Self {
@@ -154,13 +163,13 @@ fn fire(timer: &TimerList, gen: u64) {
     }
     let site = Site { at, op: "call_timer_fn" };
     interrupt_entry(&t, false, site);
+    let _done = NotRunning(&timer.0.state);
     if let Some(f) = func {
         crate::kfn!(timer.0.name);
         lock_acquire(&t, timer.0.name, timer.id(), LockKind::Map, site);
         f();
         lock_release(&t, timer.0.name, timer.id(), at, "call_timer_fn");
     }
-    lock(&timer.0.state).running = None;
 }
 
 /// `mod_timer(&timer, expires)`: (re)arms the timer; whether it was pending.

@@ -293,10 +293,12 @@ impl RawCondvar {
         }
     }
 
-    /// Waits for a notification (a scheduling point), releasing `g` meanwhile. Under std it
-    /// also returns after `poll` (the caller re-checks, and may find every task waiting).
-    pub(crate) fn wait<'a, T>(&self, g: RawGuard<'a, T>, poll: std::time::Duration) -> RawGuard<'a, T> {
-        let g = match (self, g) {
+    /// Waits for a notification, releasing `g` meanwhile; under std it also returns after
+    /// `poll` (the caller re-checks, and may find every task waiting). No irq window: the
+    /// model's own waits hold bookkeeping mutexes here, and an interrupt must not find a
+    /// task holding one.
+    pub(crate) fn wait_quiet<'a, T>(&self, g: RawGuard<'a, T>, poll: std::time::Duration) -> RawGuard<'a, T> {
+        match (self, g) {
             (RawCondvar::Std(c), RawGuard::Std(g)) => {
                 RawGuard::Std(c.wait_timeout(g, poll).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0))
             }
@@ -307,9 +309,7 @@ impl RawCondvar {
                 RawGuard::Loom(loom_blocking(|| c.wait(g)).unwrap_or_else(|e| e.into_inner()))
             }
             _ => unreachable!("a condvar and a mutex of different backends"),
-        };
-        after_point();
-        g
+        }
     }
 
     pub(crate) fn notify_all(&self) {
@@ -340,7 +340,7 @@ impl RawEvent {
     pub(crate) fn wait(&self) {
         let mut g = self.set.lock_quiet();
         while !*g {
-            g = self.cv.wait(g, std::time::Duration::from_millis(10));
+            g = self.cv.wait_quiet(g, std::time::Duration::from_millis(10));
         }
     }
 }
@@ -358,27 +358,35 @@ impl RawSem {
         RawSem { avail: RawMutex::new(permits), cv: RawCondvar::new() }
     }
 
-    /// Takes `n` permits, blocking until they are free.
+    /// Takes `n` permits, blocking until they are free. The semaphore's own mutex is
+    /// bookkeeping: the irq window comes after it is released.
     pub(crate) fn acquire(&self, n: i64) {
-        let mut g = self.avail.lock();
-        while *g < n {
-            g = self.cv.wait(g, std::time::Duration::from_millis(10));
+        {
+            let mut g = self.avail.lock_quiet();
+            while *g < n {
+                g = self.cv.wait_quiet(g, std::time::Duration::from_millis(10));
+            }
+            *g -= n;
         }
-        *g -= n;
+        after_point();
     }
 
     /// Takes `n` permits if they are free.
     pub(crate) fn try_acquire(&self, n: i64) -> bool {
-        let mut g = self.avail.lock();
-        let ok = *g >= n;
-        if ok {
-            *g -= n;
-        }
+        let ok = {
+            let mut g = self.avail.lock_quiet();
+            let ok = *g >= n;
+            if ok {
+                *g -= n;
+            }
+            ok
+        };
+        after_point();
         ok
     }
 
     pub(crate) fn release(&self, n: i64) {
-        *self.avail.lock() += n;
+        *self.avail.lock_quiet() += n;
         self.cv.notify_all();
     }
 }

@@ -127,23 +127,28 @@ impl<T: Send + 'static> WaitCore<T> {
 
     /// The wake sequence number (a scheduling point: the queue's lock).
     pub(crate) fn seq(&self) -> u64 {
-        self.0.state.lock().0
+        let s = self.0.state.lock_quiet().0;
+        super::backend::after_point();
+        s
     }
 
     /// Runs `f` on the state (a scheduling point: the queue's lock).
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        f(&mut self.0.state.lock().1)
+        let r = f(&mut self.0.state.lock_quiet().1);
+        super::backend::after_point();
+        r
     }
 
     /// Changes the state and wakes every sleeper (they re-check).
     pub(crate) fn wake_with<R>(&self, t: &TaskCell, f: impl FnOnce(&mut T) -> R) -> R {
         let r = {
-            let mut g = self.0.state.lock();
+            let mut g = self.0.state.lock_quiet();
             g.0 += 1;
             f(&mut g.1)
         };
         self.0.cv.notify_all();
         t.exec.sleepers.wakes.fetch_add(1, Ordering::SeqCst);
+        super::backend::after_point();
         r
     }
 
@@ -158,8 +163,10 @@ impl<T: Send + 'static> WaitCore<T> {
         timed_out: &dyn Fn() -> bool,
         ready: &mut dyn FnMut(u64, &mut T) -> bool,
     ) -> Woke {
-        let mut g = self.0.state.lock();
+        let mut g = self.0.state.lock_quiet();
         if ready(g.0, &mut g.1) {
+            drop(g);
+            super::backend::after_point();
             return Woke::Done;
         }
         let weak: Weak<dyn Wakeable> = {
@@ -179,7 +186,7 @@ impl<T: Send + 'static> WaitCore<T> {
                 break Woke::TimedOut;
             }
             let (seq, wakes) = (g.0, ex.wakes.load(Ordering::SeqCst));
-            g = self.0.cv.wait(g, POLL);
+            g = self.0.cv.wait_quiet(g, POLL);
             if ready(g.0, &mut g.1) {
                 break Woke::Done;
             }
@@ -187,8 +194,14 @@ impl<T: Send + 'static> WaitCore<T> {
                 stuck += 1;
                 if stuck >= STUCK_POLLS {
                     drop(g);
+                    // Reported while this sleeper is still listed, then it leaves.
+                    if !t.exec.failed() {
+                        t.exec.record_deadlock(
+                            "every task sleeps in a wait or a join, and nothing can wake them",
+                        );
+                    }
                     self.leave(t);
-                    std_deadlock(t);
+                    std::panic::panic_any(Reported(Violation::Deadlock));
                 }
             } else {
                 stuck = 0;
@@ -196,6 +209,7 @@ impl<T: Send + 'static> WaitCore<T> {
         };
         drop(g);
         self.leave(t);
+        super::backend::after_point();
         woke
     }
 
@@ -222,12 +236,4 @@ fn all_asleep(t: &TaskCell) -> bool {
     }
     let ex = &t.exec.sleepers;
     ex.blocked.load(Ordering::SeqCst) >= ex.live.load(Ordering::SeqCst)
-}
-
-/// Reports (once) that every task sleeps, and ends this sleeper's task.
-fn std_deadlock(t: &TaskCell) -> ! {
-    if !t.exec.failed() {
-        t.exec.record_deadlock("every task sleeps in a wait or a join, and nothing can wake them");
-    }
-    std::panic::panic_any(Reported(Violation::Deadlock))
 }
