@@ -24,6 +24,7 @@
 
 mod defs;
 
+pub use defs::loc::Loc;
 pub use defs::{errno, gfp};
 
 pub mod atomic;
@@ -76,7 +77,7 @@ pub mod prelude {
         irqs_disabled, local_irq_disable, local_irq_enable, local_irq_restore, local_irq_save,
     };
     pub use crate::kthread::{kthread_run, kthread_stop, TaskHandle};
-    pub use crate::mutex::{mutex_lock, mutex_unlock, Mutex};
+    pub use crate::mutex::{mutex_lock, mutex_lock_interruptible, mutex_trylock, mutex_unlock, Mutex};
     pub use crate::preempt::{
         in_atomic, in_interrupt, in_irq, in_softirq, preempt_count, preempt_disable, preempt_enable,
     };
@@ -86,8 +87,8 @@ pub mod prelude {
         non_block_start, schedule,
     };
     pub use crate::spinlock::{
-        spin_lock, spin_lock_bh, spin_lock_irq, spin_lock_irqsave, spin_unlock, spin_unlock_irqrestore,
-        SpinLock,
+        spin_lock, spin_lock_bh, spin_lock_irq, spin_lock_irqsave, spin_trylock, spin_unlock,
+        spin_unlock_irqrestore, SpinLock,
     };
     pub use crate::workqueue::{
         alloc_workqueue, destroy_workqueue, flush_work, flush_workqueue, queue_work, schedule_work,
