@@ -103,6 +103,8 @@ pub struct Exec {
     failed: AtomicBool,
     /// Tasks asleep in waits, and the live and blocked counts (`waitq`).
     pub(crate) sleepers: super::waitq::Sleepers,
+    /// The user address space of the process the run's tasks serve (`uaccess`).
+    pub(crate) user: Mutex<super::uaccess::UserMm>,
     /// Which CPU interrupts arrive on (`cpu`).
     pub(crate) cpus: super::cpu::Cpus,
     /// Registered interrupt handlers, by irq line.
@@ -137,6 +139,7 @@ impl Exec {
             failed: AtomicBool::new(false),
             irqs: Mutex::new(BTreeMap::new()),
             cpus: super::cpu::Cpus::new(),
+            user: Mutex::new(super::uaccess::UserMm::default()),
             sleepers: super::waitq::Sleepers::default(),
             mm: BookLock::new(super::mem::state::Mm::new(
                 &run.config,

@@ -27,6 +27,7 @@ pub(crate) mod sleep;
 pub mod spec;
 pub mod task;
 pub mod trace;
+pub(crate) mod uaccess;
 pub(crate) mod wait_context;
 pub(crate) mod waitq;
 

@@ -154,6 +154,8 @@ pub struct TaskState {
     pub fail_nth: u64,
     /// Mappings made so far (for their ids).
     pub kmaps_made: u32,
+    /// `current->pagefault_disabled` (`pagefault_disable()` nesting).
+    pub pagefault_disabled: u32,
 }
 
 /// One `kmap_atomic()` / `kmap_local_page()` mapping.
@@ -193,6 +195,7 @@ impl TaskState {
             radix_preload: 0,
             fail_nth: 0,
             kmaps_made: 0,
+            pagefault_disabled: 0,
         }
     }
 
