@@ -48,6 +48,7 @@ pub mod preempt;
 pub mod printk;
 pub mod radix_tree;
 pub mod raw_spinlock;
+pub mod rcu_pointer;
 pub mod rcupdate;
 pub mod refcount;
 pub mod rwlock;

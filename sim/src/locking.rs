@@ -10,6 +10,46 @@ use crate::defs::loc::Loc;
 pub use crate::model::lock::{Flavour, KernelLock};
 pub use crate::model::task::LockKind;
 
+/// `lockdep_is_held(&lock)`: whether the current task holds this lock (the condition
+/// `rcu_dereference_check()` / `rcu_dereference_protected()` take).
+pub trait LockdepIsHeld {
+    /// The lock instance lockdep knows it by.
+    fn lockdep_instance(&self) -> usize;
+}
+
+/// `lockdep_is_held(&lock)`.
+#[track_caller]
+pub fn lockdep_is_held(lock: &dyn LockdepIsHeld) -> bool {
+    let t = crate::model::current_in("lockdep_is_held()");
+    let id = lock.lockdep_instance();
+    let held = t.state().held.iter().any(|h| h.instance == id);
+    held
+}
+
+impl<T> LockdepIsHeld for crate::spinlock::SpinLock<T> {
+    fn lockdep_instance(&self) -> usize {
+        self.id()
+    }
+}
+
+impl<T> LockdepIsHeld for crate::mutex::Mutex<T> {
+    fn lockdep_instance(&self) -> usize {
+        self.id()
+    }
+}
+
+impl<T> LockdepIsHeld for Locked<T> {
+    fn lockdep_instance(&self) -> usize {
+        self.core.instance()
+    }
+}
+
+impl LockdepIsHeld for KernelLock {
+    fn lockdep_instance(&self) -> usize {
+        self.instance()
+    }
+}
+
 /// Data behind a [`KernelLock`].
 pub struct Locked<T> {
     core: KernelLock,

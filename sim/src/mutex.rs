@@ -31,7 +31,7 @@ impl<T> Mutex<T> {
         Mutex { raw: RawMutex::new(value), name }
     }
 
-    fn id(&self) -> usize {
+    pub(crate) fn id(&self) -> usize {
         self as *const Self as usize
     }
 

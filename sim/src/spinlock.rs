@@ -56,7 +56,7 @@ impl<T> SpinLock<T> {
         self.name
     }
 
-    fn id(&self) -> usize {
+    pub(crate) fn id(&self) -> usize {
         self as *const Self as usize
     }
 

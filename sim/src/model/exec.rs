@@ -105,6 +105,9 @@ pub struct Exec {
     pub(crate) sleepers: super::waitq::Sleepers,
     /// The user address space of the process the run's tasks serve (`uaccess`).
     pub(crate) user: Mutex<super::uaccess::UserMm>,
+    /// `call_rcu()` callbacks not yet waited for (`rcu_barrier()`, and the end of the
+    /// execution, which waits for them before its leak check).
+    pub(crate) rcu_callbacks: Mutex<Vec<super::TaskHandle<()>>>,
     /// Which CPU interrupts arrive on (`cpu`).
     pub(crate) cpus: super::cpu::Cpus,
     /// Registered interrupt handlers, by irq line.
@@ -139,6 +142,7 @@ impl Exec {
             failed: AtomicBool::new(false),
             irqs: Mutex::new(BTreeMap::new()),
             cpus: super::cpu::Cpus::new(),
+            rcu_callbacks: Mutex::new(Vec::new()),
             user: Mutex::new(super::uaccess::UserMm::default()),
             sleepers: super::waitq::Sleepers::default(),
             mm: BookLock::new(super::mem::state::Mm::new(
@@ -345,6 +349,7 @@ impl Exec {
     pub(crate) fn teardown(&self) {
         lock(&self.tasks).clear();
         lock(&self.irqs).clear();
+        lock(&self.rcu_callbacks).clear();
     }
 
     /// Keeps the trace of a finished execution if its behaviour is new.

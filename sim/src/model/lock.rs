@@ -72,6 +72,11 @@ impl KernelLock {
         self as *const Self as usize
     }
 
+    /// The instance lockdep knows it by (`lockdep_is_held`).
+    pub fn instance(&self) -> usize {
+        self.id()
+    }
+
     fn enter(&self, t: &TaskCell, flavour: Flavour, site: Site) {
         let count = t.exec.config().preempt_count;
         let preempt = if count { PREEMPT_OFFSET } else { 0 };
