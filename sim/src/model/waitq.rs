@@ -19,7 +19,7 @@ use super::task::TaskCell;
 /// How long a std sleeper waits before it looks at the other tasks.
 const POLL: Duration = Duration::from_millis(5);
 /// Polls with every task asleep and nothing woken before std calls it a deadlock.
-const STUCK_POLLS: u32 = 40;
+const STUCK_POLLS: u32 = 20;
 
 /// Something a signal or a timeout can wake.
 pub(crate) trait Wakeable: Send + Sync {
@@ -185,6 +185,17 @@ impl<T: Send + 'static> WaitCore<T> {
             if timed_out() {
                 break Woke::TimedOut;
             }
+            if model_checked() && ex.blocked.load(Ordering::SeqCst) >= ex.live.load(Ordering::SeqCst) {
+                // Every live task now sleeps in a wait or a join: report it here, before
+                // shuttle's or loom's own detection (which knows nothing of where each sleeps).
+                drop(g);
+                if !t.exec.failed() {
+                    t.exec
+                        .record_deadlock("every task sleeps in a wait or a join, and nothing can wake them");
+                }
+                self.leave(t);
+                t.exec.stop_execution(Violation::Deadlock);
+            }
             let (seq, wakes) = (g.0, ex.wakes.load(Ordering::SeqCst));
             g = self.0.cv.wait_quiet(g, POLL);
             if ready(g.0, &mut g.1) {
@@ -224,6 +235,14 @@ impl<T: Send + 'static> WaitCore<T> {
     pub(crate) fn waker(&self) -> Arc<dyn Wakeable> {
         self.0.clone()
     }
+}
+
+/// Under shuttle or loom (whose tasks all run on this thread, one at a time).
+fn model_checked() -> bool {
+    matches!(
+        super::backend::try_backend(),
+        Some(super::backend::BackendKind::Shuttle | super::backend::BackendKind::Loom)
+    )
 }
 
 /// Under std: every live task is asleep (in a wait or a join), or the execution already failed.
