@@ -58,6 +58,7 @@ fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 
 impl Cpus {
     pub(crate) fn new() -> Self {
+        super::backend::irqs_pending(None);
         Cpus {
             pending: AtomicU32::new(0),
             active: AtomicU32::new(0),
@@ -69,6 +70,7 @@ impl Cpus {
     /// An interrupt task is about to be spawned.
     pub(crate) fn raise(&self) {
         self.pending.fetch_add(1, Ordering::Relaxed);
+        super::backend::irqs_pending(Some(1));
     }
 }
 
@@ -122,6 +124,7 @@ pub(crate) fn arrive(t: &TaskCell, hardirq: bool) -> Option<(u32, Returned)> {
     let cpus = &t.exec.cpus;
     cpus.word.fetch_add_quiet(1);
     cpus.pending.fetch_sub(1, Ordering::Relaxed);
+    super::backend::irqs_pending(Some(-1));
     let mut st = lock(&cpus.state);
     let w = st.window.filter(|w| hardirq || w.softirq_ok)?;
     st.window = None;

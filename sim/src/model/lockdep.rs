@@ -104,8 +104,9 @@ impl LockGraph {
         site: Site,
         wait_check: bool,
     ) -> Option<(Violation, String)> {
-        let nesting = self.wait_types;
-        self.usage.entry(class).or_insert_with(|| Usage::new(how.kind.wait_type(nesting)));
+        if !self.usage.contains_key(class) {
+            self.usage.insert(class, Usage::new(how.kind.wait_type(self.wait_types)));
+        }
         // lockdep's order in __lock_acquire(): irq usage (mark_usage), then the wait context,
         // then the dependency chain.
         if self.irq_tracking {

@@ -103,26 +103,30 @@ fn exclusive(bit: usize) -> usize {
     (bit & 4) | ((bit & ENABLED) ^ ENABLED)
 }
 
-/// The usage bits an acquisition in state `st` sets, in `mark_usage()`'s order.
-fn new_bits(st: &TaskState, how: Acquire) -> Vec<usize> {
+/// The usage bits an acquisition in state `st` sets, as a mask (`mark_usage()` sets them in
+/// bit order: used-in before enabled, hardirq before softirq).
+fn new_bits(st: &TaskState, how: Acquire) -> u8 {
     let r = how.read as usize;
-    let mut bits = Vec::new();
+    let mut bits = 0u8;
     if !how.trylock {
         if st.preempt_count & HARDIRQ_MASK != 0 {
-            bits.push(r);
+            bits |= 1 << r;
         }
         if st.preempt_count & SOFTIRQ_OFFSET != 0 {
-            bits.push(4 | r);
+            bits |= 1 << (4 | r);
         }
     }
     if !st.irqs_disabled {
-        bits.push(ENABLED | r);
+        bits |= 1 << (ENABLED | r);
         if st.preempt_count & SOFTIRQ_MASK == 0 {
-            bits.push(4 | ENABLED | r);
+            bits |= 1 << (4 | ENABLED | r);
         }
     }
     bits
 }
+
+/// The order `mark_usage()` checks the bits in.
+const ORDER: [usize; BITS] = [0, 1, 4, 5, 2, 3, 6, 7];
 
 /// `name/pid [HC1[1]:SC0[0]:HE0:SE1]`, lockdep's context of a task.
 fn context(task: &TaskCell, st: &TaskState) -> String {
@@ -160,7 +164,12 @@ impl LockGraph {
         how: Acquire,
         site: Site,
     ) -> Option<(super::report::Violation, String)> {
-        for bit in new_bits(st, how) {
+        let wanted = new_bits(st, how);
+        let u = self.usage.get_mut(class).expect("class registered before its usage");
+        if u.mask & wanted == wanted {
+            return None; // nothing new: the common case, one lookup
+        }
+        for bit in ORDER.into_iter().filter(|b| wanted & (1 << b) != 0) {
             let u = self.usage.get_mut(class).expect("class registered before its usage");
             if u.has(bit) {
                 continue;
