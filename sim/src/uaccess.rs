@@ -24,6 +24,7 @@ pub struct UserPtr(pub u64);
 
 impl UserPtr {
     /// `ptr + n`.
+    #[allow(clippy::should_implement_trait)] // reads as the C pointer arithmetic, like KAddr::add
     pub fn add(self, n: u64) -> UserPtr {
         UserPtr(self.0.wrapping_add(n))
     }
