@@ -182,7 +182,7 @@ impl BlockDriver for CDisk {
             return;
         };
         let st = state();
-        let mut vecs: Vec<CBioVec> = bio
+        let mut vecs: smallvec::SmallVec<[CBioVec; 4]> = bio
             .segments()
             .map(|v| CBioVec { bv_page: st.cpage(v.page), bv_len: v.len, bv_offset: v.offset })
             .collect();

@@ -26,7 +26,48 @@ pub struct Image {
     name: String,
     path: PathBuf,
     funcs: Arc<[Func]>,
+    entries: Arc<Entries>,
     idle: Mutex<Vec<Instance>>,
+}
+
+/// Function entry offsets -> names, open addressing in a power-of-two table: every C
+/// function's entry hook asks, with the function's own start address, so an exact-match probe
+/// (a few instructions, no lock, read-only after load) answers nearly always.
+struct Entries {
+    slots: Box<[(u64, &'static str)]>,
+    mask: usize,
+}
+
+impl Entries {
+    const EMPTY: u64 = u64::MAX;
+
+    fn new(funcs: &[Func]) -> Entries {
+        let size = (funcs.len() * 2).next_power_of_two().max(16);
+        let mut slots = vec![(Self::EMPTY, ""); size].into_boxed_slice();
+        for f in funcs {
+            let mut i = Self::hash(f.start) & (size - 1);
+            while slots[i].0 != Self::EMPTY {
+                i = (i + 1) & (size - 1);
+            }
+            slots[i] = (f.start, f.name);
+        }
+        Entries { slots, mask: size - 1 }
+    }
+
+    fn hash(off: u64) -> usize {
+        ((off >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize
+    }
+
+    fn get(&self, off: u64) -> Option<&'static str> {
+        let mut i = Self::hash(off) & self.mask;
+        loop {
+            match self.slots[i] {
+                (o, name) if o == off => return Some(name),
+                (Self::EMPTY, _) => return None,
+                _ => i = (i + 1) & self.mask,
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Image {
@@ -64,6 +105,7 @@ impl Image {
         Ok(Image {
             name: name.to_string(),
             path: path.to_path_buf(),
+            entries: Arc::new(Entries::new(&funcs)),
             funcs: funcs.into(),
             idle: Mutex::new(Vec::new()),
         })
@@ -159,6 +201,7 @@ unsafe impl Send for Instance {}
 struct Registered {
     base: u64,
     funcs: Arc<[Func]>,
+    entries: Arc<Entries>,
 }
 const MAX_INSTANCES: usize = 4096;
 static REGISTRY: [AtomicPtr<Registered>; MAX_INSTANCES] =
@@ -175,6 +218,9 @@ pub(crate) fn function_name(id: c_int, fn_addr: usize) -> &'static str {
     // SAFETY: registered pointers are leaked boxes, never freed.
     let r = unsafe { &*r };
     let off = (fn_addr as u64).wrapping_sub(r.base);
+    if let Some(name) = r.entries.get(off) {
+        return name;
+    }
     let i = r.funcs.partition_point(|f| f.start <= off);
     match i.checked_sub(1).map(|i| &r.funcs[i]) {
         Some(f) if off < f.end => f.name,
@@ -230,7 +276,11 @@ impl Instance {
         };
         inst.bind()?;
         let base = inst.base(image)?;
-        let reg = Box::leak(Box::new(Registered { base, funcs: image.funcs.clone() }));
+        let reg = Box::leak(Box::new(Registered {
+            base,
+            funcs: image.funcs.clone(),
+            entries: image.entries.clone(),
+        }));
         REGISTRY[id].store(reg, Ordering::Release);
         let id_slot = inst.sym("ksim_rt_instance").ok_or("the module lacks ksim's runtime")? as *mut c_int;
         // SAFETY: the runtime's `int ksim_rt_instance`.

@@ -4,6 +4,7 @@
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
+
 use std::ffi::{c_char, c_ulong, c_void, CString};
 use std::sync::{Arc, Mutex};
 
@@ -47,7 +48,12 @@ pub(crate) struct Debugfs {
 #[derive(Default)]
 pub(crate) struct CState {
     pub objs: Mutex<Vec<Arc<dyn Any + Send + Sync>>>,
-    pub pages: Mutex<HashMap<(u64, u32), PageBox>>,
+    /// By frame index: the `struct page` of the frame's current allocation (a vector, not a
+    /// map: looked up on every bio segment and kmap).
+    pub pages: Mutex<Vec<Option<PageBox>>>,
+    /// `struct page`s of earlier allocations of a frame: kept, since C may still hold a pointer
+    /// to one (a use after free the model reports through the handle inside).
+    pub old_pages: Mutex<Vec<PageBox>>,
     pub disks: Mutex<Vec<crate::disk::DiskEntry>>,
     pub majors: Mutex<Vec<(u32, String)>>,
     pub debugfs: Mutex<Debugfs>,
@@ -57,7 +63,21 @@ pub(crate) struct CState {
 
 /// This execution's state.
 pub(crate) fn state() -> Arc<CState> {
-    ksim::ffi::exec_local::<CState>()
+    std::thread_local! {
+        /// The last execution's state on this thread, by execution id (unique in the process).
+        /// Weak: the state holds model objects, which must be dropped inside their execution.
+        static LAST: std::cell::RefCell<(u64, std::sync::Weak<CState>)> =
+            const { std::cell::RefCell::new((0, std::sync::Weak::new())) };
+    }
+    let id = ksim::ffi::exec_id();
+    LAST.with(|c| {
+        if let Some(s) = c.borrow().1.upgrade().filter(|_| c.borrow().0 == id) {
+            return s;
+        }
+        let s = ksim::ffi::exec_local::<CState>();
+        *c.borrow_mut() = (id, Arc::downgrade(&s));
+        s
+    })
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -67,20 +87,40 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl CState {
     /// The `struct page` C sees for `page` (made on first sight).
     pub(crate) fn cpage(&self, page: Page) -> *mut CPage {
-        let key = (page.pfn(), ksim::ffi::page_gen(page));
+        let (pfn, gen) = (page.pfn(), ksim::ffi::page_gen(page));
+        let i = ksim::ffi::frame_index(page);
         let mut pages = lock(&self.pages);
-        let b = pages.entry(key).or_insert_with(|| {
+        if pages.len() <= i {
+            pages.resize_with(i + 1, || None);
+        }
+        let slot = &mut pages[i];
+        if let Some(b) = slot.as_mut().filter(|b| b.0.ksim_pfn == pfn && b.0.ksim_gen == gen) {
+            return &mut *b.0 as *mut CPage;
+        }
+        let mk = || {
             PageBox(Box::new(CPage {
                 flags: 0,
                 lru: [0; 2],
                 mapping: std::ptr::null_mut(),
                 index: ksim::mm::page_index(page) as c_ulong,
                 private: 0,
-                ksim_pfn: key.0,
-                ksim_gen: key.1,
+                ksim_pfn: pfn,
+                ksim_gen: gen,
             }))
-        });
-        &mut *b.0 as *mut CPage
+        };
+        if slot.as_ref().is_some_and(|b| b.0.ksim_gen > gen) {
+            // A stale handle (an earlier allocation of the frame): its own struct page.
+            let mut old = lock(&self.old_pages);
+            if let Some(b) = old.iter_mut().find(|b| b.0.ksim_pfn == pfn && b.0.ksim_gen == gen) {
+                return &mut *b.0 as *mut CPage;
+            }
+            old.push(mk());
+            return &mut *old.last_mut().expect("just pushed").0 as *mut CPage;
+        }
+        if let Some(old) = slot.replace(mk()) {
+            lock(&self.old_pages).push(old);
+        }
+        &mut *slot.as_mut().expect("just set").0 as *mut CPage
     }
 
     /// The model object behind a C handle, made with `make` if the handle is not this

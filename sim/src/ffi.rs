@@ -40,7 +40,7 @@ pub fn host_ptr(a: KAddr) -> Option<*mut u8> {
     let d = *f.data.get_or_insert_with(|| bufs.alloc(0));
     f.written = None;
     let base = m.bufs.get_mut(d).as_mut_ptr();
-    m.c_bufs.insert(base as usize, pfn);
+    m.bufs.export(d, pfn);
     Some(base.wrapping_add(a.off as usize % PAGE_SIZE))
 }
 
@@ -50,23 +50,21 @@ pub fn host_ptr(a: KAddr) -> Option<*mut u8> {
 pub fn kaddr_of(ptr: usize) -> Option<KAddr> {
     let t = current();
     let mm = t.exec.mm();
-    if let Some((&base, &pfn)) = mm.c_bufs.range(..=ptr).next_back() {
-        if ptr < base + PAGE_SIZE {
-            let (gen, zone) = match mm.entry(pfn) {
-                Some(SlotEntry { gen, slot: Slot::Live(f) }) => (*gen, f.zone),
-                _ => return None,
-            };
-            // The task's most recent live mapping of the frame names the address (so unmapping
-            // it pops that mapping); without one, a lowmem page is reached through the direct
-            // map and a highmem page through an id no slot has, which the checks call unmapped.
-            let slot = t.state().kmaps.iter().rev().find(|k| k.pfn == pfn).map(|k| k.id);
-            let map = match (slot, zone) {
-                (Some(id), _) => id,
-                (None, Zone::Normal) => 0,
-                (None, Zone::HighMem) => u64::MAX - 1,
-            };
-            return Some(KAddr { pfn, gen, off: (ptr - base) as u64, map });
-        }
+    if let Some((pfn, base)) = mm.bufs.exported_at(ptr) {
+        let (gen, zone) = match mm.entry(pfn) {
+            Some(SlotEntry { gen, slot: Slot::Live(f) }) => (*gen, f.zone),
+            _ => return None,
+        };
+        // The task's most recent live mapping of the frame names the address (so unmapping
+        // it pops that mapping); without one, a lowmem page is reached through the direct
+        // map and a highmem page through an id no slot has, which the checks call unmapped.
+        let slot = t.state().kmaps.iter().rev().find(|k| k.pfn == pfn).map(|k| k.id);
+        let map = match (slot, zone) {
+            (Some(id), _) => id,
+            (None, Zone::Normal) => 0,
+            (None, Zone::HighMem) => u64::MAX - 1,
+        };
+        return Some(KAddr { pfn, gen, off: (ptr - base) as u64, map });
     }
     let (id, off) = mm.slabs.find_ptr(ptr)?;
     Some(crate::model::mem::slab::Slabs::addr(id).add(off))
@@ -76,6 +74,12 @@ pub fn kaddr_of(ptr: usize) -> Option<KAddr> {
 /// them).
 pub fn page_from_parts(pfn: u64, gen: u32) -> Page {
     Page { pfn, gen }
+}
+
+/// A dense index of the frame a page handle names (frames are numbered from 0 upward in
+/// allocation order of the zones), for foreign faces that keep per-frame data in a vector.
+pub fn frame_index(page: Page) -> usize {
+    page.pfn.saturating_sub(crate::model::mem::state::BASE_PFN) as usize
 }
 
 /// The allocation generation a page handle names.

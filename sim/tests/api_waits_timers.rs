@@ -219,7 +219,9 @@ fn timer_callback_runs_in_softirq_context_at_its_expiry() {
 #[test]
 fn timer_del_timer_sync_from_its_own_callback_is_recursive_locking_or_a_deadlock() {
     for lockdep in [true, false] {
-        let (o, l) = run_lines(Config::modern().lockdep(lockdep), |l| {
+        // Under DFS, not real threads: there the main task may end before the callback reaches
+        // del_timer_sync, and the execution with it.
+        let (o, l) = run_lines_dfs(Config::modern().lockdep(lockdep), |l| {
             let timer = TimerList::new("&dev->timer");
             let t2 = timer.clone();
             let l2 = l.clone();
@@ -268,9 +270,20 @@ fn timer_del_timer_sync_under_a_lock_the_callback_takes_is_a_circular_dependency
     assert!(r.text.contains("(&dev->timer)") && r.text.contains("(dev.lock)"), "{}", r.text);
 }
 
+/// [`run_lines`] under DFS: for bodies whose verdict depends on when a timer fires.
+fn run_lines_dfs(config: Config, body: impl Fn(&Lines) + Send + Sync + 'static) -> (Outcome, Lines) {
+    let lines = Lines::new();
+    let l = lines.clone();
+    let o = Runner::dfs(None, Some(50)).config(config).run(move || body(&l));
+    (o, lines)
+}
+
 #[test]
 fn timer_setup_of_a_pending_timer_is_odebug_init_active() {
-    let (o, l) = run_lines(Config::modern(), |l| {
+    // When the timer fires is a scheduler choice: on real threads it may fire before the second
+    // timer_setup (nothing pending, nothing to report), so DFS explores the orders and stops at
+    // the first that reports.
+    let (o, l) = run_lines_dfs(Config::modern(), |l| {
         let timer = TimerList::new("&dev->timer");
         timer_setup(&timer, "dev_timer_fn", || ());
         mod_timer(&timer, 50);

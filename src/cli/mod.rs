@@ -247,8 +247,26 @@ pub fn settings(configs: &[String]) -> Result<Settings, String> {
 /// Runs a scenario, first refusing an environment that would silently change the run.
 pub fn outcome(s: &Scenario, user: &Settings, sched: &Scheduler) -> Result<Outcome, String> {
     s.check_keys(user)?;
+    c_driver_ready(s, user)?;
     Runner::new(sched.clone()).check_environment()?;
     Ok(s.run(user, sched.clone()))
+}
+
+/// Refuses a run on brd.c (`driver=brd-6.1-c`) when there is no kernel tree, the tree is
+/// unusable or its brd.c does not build (the compiler's lines on stderr first).
+fn c_driver_ready(s: &Scenario, user: &Settings) -> Result<(), String> {
+    if s.generation(user) != Some(ksim_scenarios::brds::Generation::V6_1C) {
+        return Ok(());
+    }
+    match ksim_scenarios::brds::brd_c() {
+        ksim_scenarios::brds::CDriver::Broken(e) => {
+            if let Some(d) = e.details() {
+                eprint!("{d}");
+            }
+            Err(e.to_string())
+        }
+        _ => s.unavailable(user).map_or(Ok(()), Err),
+    }
 }
 
 /// For a failure a std run found but cannot replay (several tasks on real threads): the replay

@@ -41,6 +41,8 @@ pub(crate) unsafe fn static_str(p: *const c_char) -> &'static str {
 std::thread_local! {
     /// The last file names seen, by pointer: a C file's name is converted once, not per call.
     static FILES: std::cell::Cell<[(usize, &'static str); 4]> = const { std::cell::Cell::new([(0, ""); 4]) };
+    /// The very last one (most calls come from the file of the call before).
+    static LAST_FILE: std::cell::Cell<(usize, &'static str)> = const { std::cell::Cell::new((0, "")) };
 }
 
 /// The location of a C caller.
@@ -49,6 +51,10 @@ std::thread_local! {
 /// `file` is C's `__FILE__` (a string in the module's `.rodata`).
 pub(crate) unsafe fn loc(file: *const c_char, line: c_int) -> Loc {
     let key = file as usize;
+    let last = LAST_FILE.get();
+    if last.0 == key && key != 0 {
+        return Loc::new(last.1, line.max(0) as u32);
+    }
     let name = FILES.with(|c| {
         let mut v = c.get();
         if let Some(&(_, n)) = v.iter().find(|(k, _)| *k == key) {
@@ -61,6 +67,7 @@ pub(crate) unsafe fn loc(file: *const c_char, line: c_int) -> Loc {
         c.set(v);
         n
     });
+    LAST_FILE.set((key, name));
     Loc::new(name, line.max(0) as u32)
 }
 

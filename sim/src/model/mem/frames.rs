@@ -35,6 +35,12 @@ pub(crate) struct PageBufs {
     /// (so a chunk never reallocates, and untouched room costs no host memory).
     chunks: Vec<Vec<PageBytes>>,
     free: Vec<BufId>,
+    /// Chunk start addresses, sorted, with their chunk index: a host pointer's buffer in a
+    /// binary search over chunks, not over pages.
+    bases: Vec<(usize, u32)>,
+    /// Per buffer, `pfn + 1` of the frame whose buffer was handed to foreign code as a host
+    /// pointer (`ffi::host_ptr`), 0 if none: what `ffi::kaddr_of` maps a pointer back through.
+    exported: Vec<u64>,
 }
 
 impl PageBufs {
@@ -58,7 +64,11 @@ impl PageBufs {
     /// A new buffer holding `fill`, at the end of the last chunk (or of a new one).
     fn add(&mut self, fill: u8) -> BufId {
         if self.chunks.last().is_none_or(|c| c.len() == CHUNK_PAGES) {
-            self.chunks.push(Vec::with_capacity(CHUNK_PAGES));
+            let chunk: Vec<PageBytes> = Vec::with_capacity(CHUNK_PAGES);
+            let base = chunk.as_ptr() as usize;
+            let at = self.bases.partition_point(|&(b, _)| b < base);
+            self.bases.insert(at, (base, self.chunks.len() as u32));
+            self.chunks.push(chunk);
         }
         let c = self.chunks.len() - 1;
         let chunk = &mut self.chunks[c];
@@ -68,7 +78,34 @@ impl PageBufs {
 
     /// Returns a buffer for reuse.
     pub(crate) fn release(&mut self, id: BufId) {
+        if let Some(e) = self.exported.get_mut(id.0 as usize) {
+            *e = 0;
+        }
         self.free.push(id);
+    }
+
+    /// Records that buffer `id`, frame `pfn`'s, was handed out as a host pointer.
+    pub(crate) fn export(&mut self, id: BufId, pfn: u64) {
+        let i = id.0 as usize;
+        if self.exported.len() <= i {
+            self.exported.resize(i + 1, 0);
+        }
+        self.exported[i] = pfn + 1;
+    }
+
+    /// The frame and buffer start of host pointer `ptr`, if it falls in an exported buffer.
+    pub(crate) fn exported_at(&self, ptr: usize) -> Option<(u64, usize)> {
+        let k = self.bases.partition_point(|&(b, _)| b <= ptr).checked_sub(1)?;
+        let (base, c) = self.bases[k];
+        let i = (ptr - base) / PAGE_SIZE;
+        if i >= self.chunks[c as usize].len() {
+            return None;
+        }
+        let id = c as usize * CHUNK_PAGES + i;
+        match self.exported.get(id) {
+            Some(&e) if e != 0 => Some((e - 1, base + i * PAGE_SIZE)),
+            _ => None,
+        }
     }
 
     pub(crate) fn get(&self, id: BufId) -> &[u8; PAGE_SIZE] {

@@ -120,9 +120,6 @@ pub(crate) struct Mm {
     pub bufs: PageBufs,
     /// Slab objects.
     pub slabs: super::slab::Slabs,
-    /// Frame buffers handed to foreign code as host pointers (`ffi::host_ptr`): host address ->
-    /// pfn, to find the frame a foreign pointer falls in.
-    pub c_bufs: BTreeMap<usize, u64>,
 }
 
 /// Records remembered for sharing.
@@ -146,7 +143,6 @@ impl Mm {
             recent_who: Vec::new(),
             bufs: PageBufs::default(),
             slabs: Default::default(),
-            c_bufs: BTreeMap::new(),
         }
     }
 
@@ -278,9 +274,6 @@ impl Mm {
                     zone = f.zone;
                     e.slot = Slot::Free { alloc: Some(f.alloc), free: Some(who.clone()) };
                     if let Some(d) = f.data {
-                        if !self.c_bufs.is_empty() {
-                            self.c_bufs.remove(&(self.bufs.get(d).as_ptr() as usize));
-                        }
                         self.bufs.release(d);
                     }
                 }
