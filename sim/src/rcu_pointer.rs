@@ -86,7 +86,11 @@ pub fn rcu_dereference<T: Clone>(p: &RcuPointer<T>) -> Option<T> {
 /// `rcu_dereference_check(p, c)`: inside `rcu_read_lock()`, or when `c` holds.
 #[track_caller]
 pub fn rcu_dereference_check<T: Clone>(p: &RcuPointer<T>, c: bool) -> Option<T> {
-    let at = Loc::caller();
+    rcu_dereference_check_at(Loc::caller(), p, c)
+}
+
+/// [`rcu_dereference_check`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn rcu_dereference_check_at<T: Clone>(at: Loc, p: &RcuPointer<T>, c: bool) -> Option<T> {
     let t = current_in("rcu_dereference_check()");
     if !c && !rcu_held(&t) {
         suspicious(&t, at, "suspicious rcu_dereference_check() usage");
@@ -97,7 +101,11 @@ pub fn rcu_dereference_check<T: Clone>(p: &RcuPointer<T>, c: bool) -> Option<T> 
 /// `rcu_dereference_protected(p, c)`: the update side, when `c` (the update lock is held).
 #[track_caller]
 pub fn rcu_dereference_protected<T: Clone>(p: &RcuPointer<T>, c: bool) -> Option<T> {
-    let at = Loc::caller();
+    rcu_dereference_protected_at(Loc::caller(), p, c)
+}
+
+/// [`rcu_dereference_protected`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn rcu_dereference_protected_at<T: Clone>(at: Loc, p: &RcuPointer<T>, c: bool) -> Option<T> {
     let t = current_in("rcu_dereference_protected()");
     if !c {
         suspicious(&t, at, "suspicious rcu_dereference_protected() usage");

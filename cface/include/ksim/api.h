@@ -107,7 +107,20 @@ struct radix_tree_root;
 	X(void, warn, (const char *cond, KSIM_LOC))                                            \
 	/* simulated call frames (-finstrument-functions) */                                    \
 	X(void, func_enter, (int instance, void *fn))                                          \
-	X(void, func_exit, (int instance, void *fn))
+	X(void, func_exit, (int instance, void *fn))                                           \
+	/* issue 15, locks: raw_spinlock_t, rwlock_t, rw_semaphore (one layout, bind/locks.rs) */ \
+	X(void, klock_init, (void *lock, int kind, const char *name, KSIM_LOC))                \
+	X(unsigned long, klock_lock, (void *lock, int kind, const char *op, int flavour, int read, KSIM_LOC)) \
+	X(int, klock_trylock, (void *lock, int kind, const char *op, int flavour, int read, KSIM_LOC)) \
+	X(void, klock_unlock,                                                                  \
+	  (void *lock, int kind, const char *op, int flavour, int read, unsigned long flags, KSIM_LOC)) \
+	X(int, mutex_lock_interruptible, (struct mutex *lock, KSIM_LOC))                       \
+	X(int, lockdep_is_held, (void *lock, int kind))                                        \
+	/* issue 15, interrupts (bind/interrupt.rs) */                                          \
+	X(int, request_irq,                                                                    \
+	  (unsigned int irq, int (*handler)(int, void *), unsigned long flags, const char *name, void *dev, KSIM_LOC)) \
+	X(void, free_irq, (unsigned int irq, void *dev, KSIM_LOC))                             \
+	X(void, synchronize_irq, (unsigned int irq, KSIM_LOC))
 
 #define KSIM_DECLARE(ret, name, args) extern ret(*ksim_##name) args;
 KSIM_API(KSIM_DECLARE)

@@ -4,6 +4,8 @@
 //! `extern "C-unwind"`: a report that ends an execution unwinds through the C frames, as a
 //! report from Rust code unwinds through Rust frames (modules are compiled with unwind tables).
 
+mod interrupt;
+mod locks;
 mod misc;
 mod mm;
 mod sync;
@@ -21,6 +23,8 @@ pub(crate) fn lookup(name: &str) -> Option<*const c_void> {
         .iter()
         .chain(sync::TABLE)
         .chain(misc::TABLE)
+        .chain(locks::TABLE)
+        .chain(interrupt::TABLE)
         .chain(crate::disk::TABLE)
         .find(|(n, _)| *n == name)
         .map(|&(_, f)| f)
