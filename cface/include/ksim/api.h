@@ -21,6 +21,7 @@ struct dentry;
 struct spinlock;
 struct mutex;
 struct radix_tree_root;
+struct refcount_struct;
 
 #define KSIM_LOC const char *file, int line
 
@@ -120,7 +121,15 @@ struct radix_tree_root;
 	X(int, request_irq,                                                                    \
 	  (unsigned int irq, int (*handler)(int, void *), unsigned long flags, const char *name, void *dev, KSIM_LOC)) \
 	X(void, free_irq, (unsigned int irq, void *dev, KSIM_LOC))                             \
-	X(void, synchronize_irq, (unsigned int irq, KSIM_LOC))
+	X(void, synchronize_irq, (unsigned int irq, KSIM_LOC))                                 \
+	/* issue 15, refcount_t and kref (bind/refcount.rs) */                                  \
+	X(void, refcount_set, (struct refcount_struct *r, int n))                              \
+	X(int, refcount_read, (struct refcount_struct *r))                                     \
+	X(void, refcount_add, (int i, struct refcount_struct *r, KSIM_LOC))                    \
+	X(int, refcount_inc_not_zero, (struct refcount_struct *r, KSIM_LOC))                   \
+	X(int, refcount_sub_and_test, (int i, struct refcount_struct *r, KSIM_LOC))            \
+	X(void, refcount_dec, (struct refcount_struct *r, KSIM_LOC))                           \
+	X(void, kref_null_release, (KSIM_LOC))
 
 #define KSIM_DECLARE(ret, name, args) extern ret(*ksim_##name) args;
 KSIM_API(KSIM_DECLARE)

@@ -8,6 +8,7 @@ mod interrupt;
 mod locks;
 mod misc;
 mod mm;
+mod refcount;
 mod sync;
 
 pub use misc::debugfs_u64;
@@ -25,6 +26,7 @@ pub(crate) fn lookup(name: &str) -> Option<*const c_void> {
         .chain(misc::TABLE)
         .chain(locks::TABLE)
         .chain(interrupt::TABLE)
+        .chain(refcount::TABLE)
         .chain(crate::disk::TABLE)
         .find(|(n, _)| *n == name)
         .map(|&(_, f)| f)
