@@ -129,7 +129,12 @@ struct refcount_struct;
 	X(int, refcount_inc_not_zero, (struct refcount_struct *r, KSIM_LOC))                   \
 	X(int, refcount_sub_and_test, (int i, struct refcount_struct *r, KSIM_LOC))            \
 	X(void, refcount_dec, (struct refcount_struct *r, KSIM_LOC))                           \
-	X(void, kref_null_release, (KSIM_LOC))
+	X(void, kref_null_release, (KSIM_LOC))                                                 \
+	/* issue 15, PROVE_RCU and RCU callbacks (bind/rcu.rs) */                               \
+	X(void, rcu_check, (int cond, int protected, KSIM_LOC))                                \
+	X(void, call_rcu, (void *head, void (*func)(void *head), KSIM_LOC))                    \
+	X(void, kfree_rcu, (const void *p, KSIM_LOC))                                          \
+	X(void, rcu_barrier, (KSIM_LOC))
 
 #define KSIM_DECLARE(ret, name, args) extern ret(*ksim_##name) args;
 KSIM_API(KSIM_DECLARE)

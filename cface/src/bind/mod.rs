@@ -8,6 +8,7 @@ mod interrupt;
 mod locks;
 mod misc;
 mod mm;
+mod rcu;
 mod refcount;
 mod sync;
 
@@ -27,6 +28,7 @@ pub(crate) fn lookup(name: &str) -> Option<*const c_void> {
         .chain(locks::TABLE)
         .chain(interrupt::TABLE)
         .chain(refcount::TABLE)
+        .chain(rcu::TABLE)
         .chain(crate::disk::TABLE)
         .find(|(n, _)| *n == name)
         .map(|&(_, f)| f)
