@@ -134,7 +134,14 @@ struct refcount_struct;
 	X(void, rcu_check, (int cond, int protected, KSIM_LOC))                                \
 	X(void, call_rcu, (void *head, void (*func)(void *head), KSIM_LOC))                    \
 	X(void, kfree_rcu, (const void *p, KSIM_LOC))                                          \
-	X(void, rcu_barrier, (KSIM_LOC))
+	X(void, rcu_barrier, (KSIM_LOC))                                                       \
+	/* issue 15, user copies (bind/uaccess.rs) */                                           \
+	X(unsigned long, copy_to_user, (void *to, const void *from, unsigned long n, KSIM_LOC)) \
+	X(unsigned long, copy_from_user, (void *to, const void *from, unsigned long n, KSIM_LOC)) \
+	X(unsigned long, clear_user, (void *to, unsigned long n, KSIM_LOC))                    \
+	X(int, get_user, (u64 *out, const void *from, int size, KSIM_LOC))                     \
+	X(int, put_user, (u64 v, void *to, int size, KSIM_LOC))                                \
+	X(int, access_ok, (const void *p, unsigned long n))
 
 #define KSIM_DECLARE(ret, name, args) extern ret(*ksim_##name) args;
 KSIM_API(KSIM_DECLARE)

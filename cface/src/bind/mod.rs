@@ -11,6 +11,7 @@ mod mm;
 mod rcu;
 mod refcount;
 mod sync;
+mod uaccess;
 
 pub use misc::debugfs_u64;
 
@@ -29,6 +30,7 @@ pub(crate) fn lookup(name: &str) -> Option<*const c_void> {
         .chain(interrupt::TABLE)
         .chain(refcount::TABLE)
         .chain(rcu::TABLE)
+        .chain(uaccess::TABLE)
         .chain(crate::disk::TABLE)
         .find(|(n, _)| *n == name)
         .map(|&(_, f)| f)

@@ -63,6 +63,19 @@ impl Module {
         }
     }
 
+    /// Calls the exported `int name(unsigned long arg)` in the current task.
+    pub fn call_with(&self, name: &str, arg: u64) -> c_int {
+        let p = self.0.lock().unwrap().symbol(name).unwrap_or_else(|| panic!("no exported {name}"));
+        // SAFETY: the test modules export their one-argument entry points as
+        // `int name(unsigned long)`, called in a simulated task.
+        #[allow(unsafe_code)]
+        unsafe {
+            let f =
+                std::mem::transmute::<*mut std::ffi::c_void, unsafe extern "C-unwind" fn(u64) -> c_int>(p);
+            f(arg)
+        }
+    }
+
     /// Calls the exported `int name(void)` in the current task.
     pub fn call(&self, name: &str) -> c_int {
         let f = self.entry(name);
