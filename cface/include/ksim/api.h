@@ -22,6 +22,9 @@ struct spinlock;
 struct mutex;
 struct radix_tree_root;
 struct refcount_struct;
+struct timer_list;
+struct hrtimer;
+struct delayed_work;
 
 #define KSIM_LOC const char *file, int line
 
@@ -141,7 +144,25 @@ struct refcount_struct;
 	X(unsigned long, clear_user, (void *to, unsigned long n, KSIM_LOC))                    \
 	X(int, get_user, (u64 *out, const void *from, int size, KSIM_LOC))                     \
 	X(int, put_user, (u64 v, void *to, int size, KSIM_LOC))                                \
-	X(int, access_ok, (const void *p, unsigned long n))
+	X(int, access_ok, (const void *p, unsigned long n))                                    \
+	/* issue 15, timers, hrtimers, delayed work (bind/timer.rs) */                          \
+	X(void, timer_setup, (struct timer_list *t, const char *name, const char *fn_name, KSIM_LOC)) \
+	X(int, mod_timer, (struct timer_list *t, unsigned long expires, KSIM_LOC))             \
+	X(void, add_timer, (struct timer_list *t, KSIM_LOC))                                   \
+	X(int, del_timer, (struct timer_list *t))                                              \
+	X(int, del_timer_sync, (struct timer_list *t, KSIM_LOC))                               \
+	X(int, timer_pending, (struct timer_list *t))                                          \
+	X(unsigned long, jiffies, (void))                                                      \
+	X(unsigned long, msecs_to_jiffies, (unsigned int ms))                                  \
+	X(void, hrtimer_init, (struct hrtimer *t, int clock, int mode, const char *name, KSIM_LOC)) \
+	X(void, hrtimer_start, (struct hrtimer *t, long long ns, int mode))                    \
+	X(int, hrtimer_cancel, (struct hrtimer *t, KSIM_LOC))                                  \
+	X(int, hrtimer_try_to_cancel, (struct hrtimer *t))                                     \
+	X(int, hrtimer_active, (struct hrtimer *t))                                            \
+	X(void, init_delayed_work, (struct delayed_work *dw, KSIM_LOC))                        \
+	X(int, schedule_delayed_work, (struct delayed_work *dw, unsigned long delay, KSIM_LOC)) \
+	X(int, cancel_delayed_work, (struct delayed_work *dw, KSIM_LOC))                       \
+	X(int, cancel_delayed_work_sync, (struct delayed_work *dw, KSIM_LOC))
 
 #define KSIM_DECLARE(ret, name, args) extern ret(*ksim_##name) args;
 KSIM_API(KSIM_DECLARE)

@@ -11,6 +11,7 @@ mod mm;
 mod rcu;
 mod refcount;
 mod sync;
+mod timer;
 mod uaccess;
 
 pub use misc::debugfs_u64;
@@ -31,6 +32,7 @@ pub(crate) fn lookup(name: &str) -> Option<*const c_void> {
         .chain(refcount::TABLE)
         .chain(rcu::TABLE)
         .chain(uaccess::TABLE)
+        .chain(timer::TABLE)
         .chain(crate::disk::TABLE)
         .find(|(n, _)| *n == name)
         .map(|&(_, f)| f)
