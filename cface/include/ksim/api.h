@@ -25,6 +25,7 @@ struct refcount_struct;
 struct timer_list;
 struct hrtimer;
 struct delayed_work;
+struct wait_queue_head;
 
 #define KSIM_LOC const char *file, int line
 
@@ -162,7 +163,14 @@ struct delayed_work;
 	X(void, init_delayed_work, (struct delayed_work *dw, KSIM_LOC))                        \
 	X(int, schedule_delayed_work, (struct delayed_work *dw, unsigned long delay, KSIM_LOC)) \
 	X(int, cancel_delayed_work, (struct delayed_work *dw, KSIM_LOC))                       \
-	X(int, cancel_delayed_work_sync, (struct delayed_work *dw, KSIM_LOC))
+	X(int, cancel_delayed_work_sync, (struct delayed_work *dw, KSIM_LOC))                  \
+	/* issue 15, wait queues: wait_event*() in steps around C's condition (bind/wait.rs) */  \
+	X(void, init_waitqueue_head, (struct wait_queue_head *wq, const char *name, KSIM_LOC)) \
+	X(void, wait_begin,                                                                    \
+	  (struct wait_queue_head *wq, const char *api, int interruptible, long timeout, KSIM_LOC)) \
+	X(int, wait_sleep, (struct wait_queue_head *wq))                                       \
+	X(long, wait_end, (struct wait_queue_head *wq, int cond))                              \
+	X(void, wake_up, (struct wait_queue_head *wq))
 
 #define KSIM_DECLARE(ret, name, args) extern ret(*ksim_##name) args;
 KSIM_API(KSIM_DECLARE)

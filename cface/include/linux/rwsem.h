@@ -11,8 +11,8 @@ struct rw_semaphore {
 	const char *name; /* the lockdep class name */
 };
 
-#define __RWSEM_INITIALIZER(name) { .name = #name }
-#define DECLARE_RWSEM(name) struct rw_semaphore name = __RWSEM_INITIALIZER(name)
+#define __RWSEM_INITIALIZER(sem_name) { .name = #sem_name }
+#define DECLARE_RWSEM(sem_name) struct rw_semaphore sem_name = __RWSEM_INITIALIZER(sem_name)
 
 #define __ksim_sem(s) _Generic((s), struct rw_semaphore *: (s))
 #define init_rwsem(sem) ksim_klock_init(__ksim_sem(sem), KSIM_LOCK_RWSEM, #sem, __FILE__, __LINE__)

@@ -13,6 +13,7 @@ mod refcount;
 mod sync;
 mod timer;
 mod uaccess;
+mod wait;
 
 pub use misc::debugfs_u64;
 
@@ -33,6 +34,7 @@ pub(crate) fn lookup(name: &str) -> Option<*const c_void> {
         .chain(rcu::TABLE)
         .chain(uaccess::TABLE)
         .chain(timer::TABLE)
+        .chain(wait::TABLE)
         .chain(crate::disk::TABLE)
         .find(|(n, _)| *n == name)
         .map(|&(_, f)| f)

@@ -23,6 +23,8 @@ struct locks_dev {
 
 static struct locks_dev dev;
 static DEFINE_RWLOCK(table_lock);
+static DECLARE_RWSEM(cfg_sem);
+static DEFINE_RAW_SPINLOCK(stats_lock);
 
 static irqreturn_t locks_irq(int irq, void *cookie)
 {
@@ -132,6 +134,14 @@ EXPORT_TEST int locks_rw_semantics(void)
 	if (!down_read_trylock(&dev.sem))
 		return -4;
 	up_read(&dev.sem);
+	/* Static locks, made on first use. */
+	down_write(&cfg_sem);
+	up_write(&cfg_sem);
+	raw_spin_lock(&stats_lock);
+	if (!raw_spin_trylock(&dev.raw))
+		return -10;
+	raw_spin_unlock(&dev.raw);
+	raw_spin_unlock(&stats_lock);
 	if (mutex_lock_interruptible(&dev.m))
 		return -5;
 	mutex_unlock(&dev.m);

@@ -26,6 +26,13 @@ struct tdev {
 };
 
 static struct tdev tdev;
+static int static_fired;
+
+static void tdev_static_fn(struct timer_list *t)
+{
+	static_fired++;
+}
+static DEFINE_TIMER(static_timer, tdev_static_fn);
 
 static void tdev_timer_fn(struct timer_list *t)
 {
@@ -132,6 +139,13 @@ EXPORT_TEST int timers_fire(void)
 		schedule();
 	if (cancel_delayed_work_sync(&tdev.poll))
 		return -7;
+	/* A static timer needs no timer_setup(). */
+	mod_timer(&static_timer, jiffies + 1);
+	while (timer_pending(&static_timer))
+		schedule();
+	del_timer_sync(&static_timer);
+	if (static_fired != 1)
+		return -9;
 	return tdev.polls == 1 && tdev.poll_in_process == 1 && tdev.poll_container_ok ? 0 : -8;
 }
 
