@@ -137,7 +137,7 @@ pub fn rcu_dereference_raw<T: Clone>(p: &RcuPointer<T>) -> Option<T> {
 #[track_caller]
 pub fn call_rcu(func: impl FnOnce() + Send + 'static) {
     let t = current_in("call_rcu()");
-    let readers = crate::rcupdate::readers_now(&t);
+    let readers = crate::rcupdate::readers_now(&t, true);
     let h = spawn_task("rcu_callback", TaskKind::SoftIrq, None, move || {
         crate::rcupdate::wait_for_readers(readers);
         crate::kfn!("rcu_do_batch");
