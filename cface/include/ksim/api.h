@@ -113,7 +113,7 @@ struct wait_queue_head;
 	/* simulated call frames (-finstrument-functions) */                                    \
 	X(void, func_enter, (int instance, void *fn))                                          \
 	X(void, func_exit, (int instance, void *fn))                                           \
-	/* issue 15, locks: raw_spinlock_t, rwlock_t, rw_semaphore (one layout, bind/locks.rs) */ \
+	/* locks: raw_spinlock_t, rwlock_t, rw_semaphore (one layout, bind/locks.rs) */ \
 	X(void, klock_init, (void *lock, int kind, const char *name, KSIM_LOC))                \
 	X(unsigned long, klock_lock, (void *lock, int kind, const char *op, int flavour, int read, KSIM_LOC)) \
 	X(int, klock_trylock, (void *lock, int kind, const char *op, int flavour, int read, KSIM_LOC)) \
@@ -121,12 +121,12 @@ struct wait_queue_head;
 	  (void *lock, int kind, const char *op, int flavour, int read, unsigned long flags, KSIM_LOC)) \
 	X(int, mutex_lock_interruptible, (struct mutex *lock, KSIM_LOC))                       \
 	X(int, lockdep_is_held, (void *lock, int kind))                                        \
-	/* issue 15, interrupts (bind/interrupt.rs) */                                          \
+	/* interrupts (bind/interrupt.rs) */                                          \
 	X(int, request_irq,                                                                    \
 	  (unsigned int irq, int (*handler)(int, void *), unsigned long flags, const char *name, void *dev, KSIM_LOC)) \
 	X(void, free_irq, (unsigned int irq, void *dev, KSIM_LOC))                             \
 	X(void, synchronize_irq, (unsigned int irq, KSIM_LOC))                                 \
-	/* issue 15, refcount_t and kref (bind/refcount.rs) */                                  \
+	/* refcount_t and kref (bind/refcount.rs) */                                  \
 	X(void, refcount_set, (struct refcount_struct *r, int n))                              \
 	X(int, refcount_read, (struct refcount_struct *r))                                     \
 	X(void, refcount_add, (int i, struct refcount_struct *r, KSIM_LOC))                    \
@@ -134,19 +134,19 @@ struct wait_queue_head;
 	X(int, refcount_sub_and_test, (int i, struct refcount_struct *r, KSIM_LOC))            \
 	X(void, refcount_dec, (struct refcount_struct *r, KSIM_LOC))                           \
 	X(void, kref_null_release, (KSIM_LOC))                                                 \
-	/* issue 15, PROVE_RCU and RCU callbacks (bind/rcu.rs) */                               \
+	/* PROVE_RCU and RCU callbacks (bind/rcu.rs) */                               \
 	X(void, rcu_check, (int cond, int protected, KSIM_LOC))                                \
 	X(void, call_rcu, (void *head, void (*func)(void *head), KSIM_LOC))                    \
 	X(void, kfree_rcu, (const void *p, KSIM_LOC))                                          \
 	X(void, rcu_barrier, (KSIM_LOC))                                                       \
-	/* issue 15, user copies (bind/uaccess.rs) */                                           \
+	/* user copies (bind/uaccess.rs) */                                           \
 	X(unsigned long, copy_to_user, (void *to, const void *from, unsigned long n, KSIM_LOC)) \
 	X(unsigned long, copy_from_user, (void *to, const void *from, unsigned long n, KSIM_LOC)) \
 	X(unsigned long, clear_user, (void *to, unsigned long n, KSIM_LOC))                    \
 	X(int, get_user, (u64 *out, const void *from, int size, KSIM_LOC))                     \
 	X(int, put_user, (u64 v, void *to, int size, KSIM_LOC))                                \
 	X(int, access_ok, (const void *p, unsigned long n))                                    \
-	/* issue 15, timers, hrtimers, delayed work (bind/timer.rs) */                          \
+	/* timers, hrtimers, delayed work (bind/timer.rs) */                          \
 	X(void, timer_setup, (struct timer_list *t, const char *name, const char *fn_name, KSIM_LOC)) \
 	X(int, mod_timer, (struct timer_list *t, unsigned long expires, KSIM_LOC))             \
 	X(void, add_timer, (struct timer_list *t, KSIM_LOC))                                   \
@@ -164,7 +164,7 @@ struct wait_queue_head;
 	X(int, schedule_delayed_work, (struct delayed_work *dw, unsigned long delay, KSIM_LOC)) \
 	X(int, cancel_delayed_work, (struct delayed_work *dw, KSIM_LOC))                       \
 	X(int, cancel_delayed_work_sync, (struct delayed_work *dw, KSIM_LOC))                  \
-	/* issue 15, wait queues: wait_event*() in steps around C's condition (bind/wait.rs) */  \
+	/* wait queues: wait_event*() in steps around C's condition (bind/wait.rs) */  \
 	X(void, init_waitqueue_head, (struct wait_queue_head *wq, const char *name, KSIM_LOC)) \
 	X(void, wait_begin,                                                                    \
 	  (struct wait_queue_head *wq, const char *api, int interruptible, long timeout, KSIM_LOC)) \
