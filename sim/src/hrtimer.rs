@@ -72,11 +72,21 @@ pub fn hrtimer_init(
     mode: HrtimerMode,
     callback: impl Fn() -> HrtimerRestart + Send + Sync + 'static,
 ) -> Hrtimer {
+    hrtimer_init_at(Loc::caller(), name, mode, callback)
+}
+
+/// [`hrtimer_init`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn hrtimer_init_at(
+    at: Loc,
+    name: &'static str,
+    mode: HrtimerMode,
+    callback: impl Fn() -> HrtimerRestart + Send + Sync + 'static,
+) -> Hrtimer {
     let _ = current_in("hrtimer_init()");
     Hrtimer(Arc::new(Inner {
         name,
         mode,
-        at: Loc::caller(),
+        at,
         func: Arc::new(callback),
         state: Mutex::new(State { active: false, gen: 0, running: None, tasks: Vec::new() }),
     }))
@@ -150,7 +160,11 @@ pub fn hrtimer_try_to_cancel(h: &Hrtimer) -> i32 {
 /// Waits (spinning) for the callback: from the callback itself that is a deadlock, reported.
 #[track_caller]
 pub fn hrtimer_cancel(h: &Hrtimer) -> bool {
-    let at = Loc::caller();
+    hrtimer_cancel_at(Loc::caller(), h)
+}
+
+/// [`hrtimer_cancel`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn hrtimer_cancel_at(at: Loc, h: &Hrtimer) -> bool {
     let t = current_in("hrtimer_cancel()");
     let (was, running, tasks) = {
         let mut st = lock(&h.0.state);

@@ -32,7 +32,16 @@ pub fn request_irq(
     name: &'static str,
     handler: impl Fn(u32) -> IrqReturn + Send + Sync + 'static,
 ) -> Result<(), Errno> {
-    let at = Loc::caller();
+    request_irq_at(Loc::caller(), irq, name, handler)
+}
+
+/// [`request_irq`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn request_irq_at(
+    at: Loc,
+    irq: u32,
+    name: &'static str,
+    handler: impl Fn(u32) -> IrqReturn + Send + Sync + 'static,
+) -> Result<(), Errno> {
     might_sleep_at(at, "request_irq()", None);
     let t = current();
     let mut irqs = t.exec.irqs.lock().unwrap_or_else(|e| e.into_inner());
@@ -84,7 +93,12 @@ pub(crate) fn arrive(hardirq: bool) -> Option<crate::model::cpu::Returned> {
 /// May sleep.
 #[track_caller]
 pub fn synchronize_irq(irq: u32) {
-    might_sleep_at(Loc::caller(), "synchronize_irq()", None);
+    synchronize_irq_at(Loc::caller(), irq)
+}
+
+/// [`synchronize_irq`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn synchronize_irq_at(at: Loc, irq: u32) {
+    might_sleep_at(at, "synchronize_irq()", None);
     let t = current();
     let action = t.exec.irqs.lock().unwrap_or_else(|e| e.into_inner()).get(&irq).cloned();
     if let Some(a) = action {
@@ -101,7 +115,12 @@ pub fn synchronize_irq(irq: u32) {
 /// May sleep.
 #[track_caller]
 pub fn free_irq(irq: u32) {
-    synchronize_irq(irq);
+    free_irq_at(Loc::caller(), irq)
+}
+
+/// [`free_irq`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn free_irq_at(at: Loc, irq: u32) {
+    synchronize_irq_at(at, irq);
     current().exec.irqs.lock().unwrap_or_else(|e| e.into_inner()).remove(&irq);
 }
 

@@ -42,9 +42,13 @@ pub fn kref_read(k: &Kref) -> i64 {
 /// Any. Warns when the count was 0 (the object may be gone).
 #[track_caller]
 pub fn kref_get(k: &Kref) {
-    let at = Loc::caller();
+    kref_get_at(Loc::caller(), k)
+}
+
+/// [`kref_get`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn kref_get_at(at: Loc, k: &Kref) {
     if modern() {
-        refcount_inc(&k.0);
+        refcount_inc_at(at, &k.0);
     } else if k.0.raw_add_return(1) < 2 {
         warn_on(at, "kref_get");
     }
@@ -62,11 +66,15 @@ pub fn kref_get_unless_zero(k: &Kref) -> bool {
 /// Any the release allows. 4.0 warns for a missing release on every call.
 #[track_caller]
 pub fn kref_put(k: &Kref, release: Option<&dyn Fn()>) -> bool {
-    let at = Loc::caller();
+    kref_put_at(Loc::caller(), k, release)
+}
+
+/// [`kref_put`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn kref_put_at(at: Loc, k: &Kref, release: Option<&dyn Fn()>) -> bool {
     if !modern() && release.is_none() {
         warn_on(at, "kref_sub");
     }
-    if !refcount_dec_and_test(&k.0) {
+    if !refcount_dec_and_test_at(at, &k.0) {
         return false;
     }
     match release {

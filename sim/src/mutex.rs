@@ -137,7 +137,14 @@ pub fn mutex_trylock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
 /// Process context; may sleep (`might_sleep()` at entry, every call).
 #[track_caller]
 pub fn mutex_lock_interruptible<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>, crate::errno::Errno> {
-    let at = Loc::caller();
+    mutex_lock_interruptible_at(m, Loc::caller())
+}
+
+/// [`mutex_lock_interruptible`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn mutex_lock_interruptible_at<T>(
+    m: &Mutex<T>,
+    at: Loc,
+) -> Result<MutexGuard<'_, T>, crate::errno::Errno> {
     might_sleep_at(at, "mutex_lock_interruptible()", None);
     let t = current();
     let site = Site { at, op: "mutex_lock_interruptible" };

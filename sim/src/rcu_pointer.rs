@@ -86,22 +86,41 @@ pub fn rcu_dereference<T: Clone>(p: &RcuPointer<T>) -> Option<T> {
 /// `rcu_dereference_check(p, c)`: inside `rcu_read_lock()`, or when `c` holds.
 #[track_caller]
 pub fn rcu_dereference_check<T: Clone>(p: &RcuPointer<T>, c: bool) -> Option<T> {
-    let at = Loc::caller();
+    rcu_dereference_check_at(Loc::caller(), p, c)
+}
+
+/// [`rcu_dereference_check`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn rcu_dereference_check_at<T: Clone>(at: Loc, p: &RcuPointer<T>, c: bool) -> Option<T> {
+    rcu_read_check_at(at, c, false);
+    p.load()
+}
+
+/// The check `rcu_dereference_check(p, c)` (or, `protected`, `rcu_dereference_protected(p, c)`)
+/// makes at `at`, without the pointer: the C face's `__rcu` pointers are C's own memory,
+/// read by C after this check.
+pub fn rcu_read_check_at(at: Loc, c: bool, protected: bool) {
+    if protected {
+        let t = current_in("rcu_dereference_protected()");
+        if !c {
+            suspicious(&t, at, "suspicious rcu_dereference_protected() usage");
+        }
+        return;
+    }
     let t = current_in("rcu_dereference_check()");
     if !c && !rcu_held(&t) {
         suspicious(&t, at, "suspicious rcu_dereference_check() usage");
     }
-    p.load()
 }
 
 /// `rcu_dereference_protected(p, c)`: the update side, when `c` (the update lock is held).
 #[track_caller]
 pub fn rcu_dereference_protected<T: Clone>(p: &RcuPointer<T>, c: bool) -> Option<T> {
-    let at = Loc::caller();
-    let t = current_in("rcu_dereference_protected()");
-    if !c {
-        suspicious(&t, at, "suspicious rcu_dereference_protected() usage");
-    }
+    rcu_dereference_protected_at(Loc::caller(), p, c)
+}
+
+/// [`rcu_dereference_protected`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn rcu_dereference_protected_at<T: Clone>(at: Loc, p: &RcuPointer<T>, c: bool) -> Option<T> {
+    rcu_read_check_at(at, c, true);
     p.load()
 }
 
@@ -118,7 +137,7 @@ pub fn rcu_dereference_raw<T: Clone>(p: &RcuPointer<T>) -> Option<T> {
 #[track_caller]
 pub fn call_rcu(func: impl FnOnce() + Send + 'static) {
     let t = current_in("call_rcu()");
-    let readers = crate::rcupdate::readers_now(&t);
+    let readers = crate::rcupdate::readers_now(&t, true);
     let h = spawn_task("rcu_callback", TaskKind::SoftIrq, None, move || {
         crate::rcupdate::wait_for_readers(readers);
         crate::kfn!("rcu_do_batch");
@@ -140,7 +159,12 @@ pub fn kfree_rcu(page: Page) {
 /// May sleep.
 #[track_caller]
 pub fn rcu_barrier() {
-    crate::model::sleep::might_sleep_at(Loc::caller(), "rcu_barrier()", None);
+    rcu_barrier_at(Loc::caller())
+}
+
+/// [`rcu_barrier`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn rcu_barrier_at(at: Loc) {
+    crate::model::sleep::might_sleep_at(at, "rcu_barrier()", None);
     let t = current_in("rcu_barrier()");
     let hs = std::mem::take(&mut *t.exec.rcu_callbacks.lock().unwrap_or_else(|e| e.into_inner()));
     drop(t);

@@ -147,7 +147,7 @@ pub fn synchronize_rcu_at(at: Loc) {
     might_sleep_at(at, "synchronize_rcu()", None);
     updater_order(true);
     let t = current();
-    let readers = readers_now(&t);
+    let readers = readers_now(&t, false);
     t.exec.emit(&t, Cat::Sleep, "synchronize_rcu", || format!("waits for {} reader(s)", readers.len()));
     drop(t);
     wait_for_readers(readers);
@@ -155,14 +155,17 @@ pub fn synchronize_rcu_at(at: Loc) {
     yield_now();
 }
 
-/// The other tasks inside a read-side section now, with the section each is in.
+/// The tasks inside a read-side section now, with the section each is in: the others, and
+/// `t` itself when `with_self` (a callback queued inside the caller's own section waits for
+/// that section too; `synchronize_rcu()` there is reported instead, and cannot wait for it).
 pub(crate) fn readers_now(
     t: &crate::model::task::TaskCell,
+    with_self: bool,
 ) -> Vec<(std::sync::Arc<crate::model::task::TaskCell>, u64)> {
     t.exec
         .tasks()
         .into_iter()
-        .filter(|o| o.pid != t.pid)
+        .filter(|o| with_self || o.pid != t.pid)
         .filter_map(|o| o.rcu.section().map(|sec| (o.clone(), sec)))
         .collect()
 }

@@ -57,7 +57,11 @@ pub fn refcount_set(r: &Refcount, n: i32) {
 /// Any. Warns on addition to 0 (a use after free) and on overflow.
 #[track_caller]
 pub fn refcount_add(i: i32, r: &Refcount) {
-    let at = Loc::caller();
+    refcount_add_at(Loc::caller(), i, r)
+}
+
+/// [`refcount_add`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn refcount_add_at(at: Loc, i: i32, r: &Refcount) {
     let old = r.0.fetch_add(i as i64);
     if old == 0 {
         warn(r, at, "addition on 0; use-after-free.");
@@ -69,7 +73,11 @@ pub fn refcount_add(i: i32, r: &Refcount) {
 /// `refcount_inc(r)`.
 #[track_caller]
 pub fn refcount_inc(r: &Refcount) {
-    let at = Loc::caller();
+    refcount_inc_at(Loc::caller(), r)
+}
+
+/// [`refcount_inc`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn refcount_inc_at(at: Loc, r: &Refcount) {
     let old = r.0.fetch_add(1);
     if old == 0 {
         warn(r, at, "addition on 0; use-after-free.");
@@ -81,7 +89,11 @@ pub fn refcount_inc(r: &Refcount) {
 /// `refcount_inc_not_zero(r)`: increments unless 0; whether it did.
 #[track_caller]
 pub fn refcount_inc_not_zero(r: &Refcount) -> bool {
-    let at = Loc::caller();
+    refcount_inc_not_zero_at(Loc::caller(), r)
+}
+
+/// [`refcount_inc_not_zero`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn refcount_inc_not_zero_at(at: Loc, r: &Refcount) -> bool {
     let mut old = r.0.load();
     loop {
         if old == 0 {
@@ -101,7 +113,11 @@ pub fn refcount_inc_not_zero(r: &Refcount) -> bool {
 /// `refcount_sub_and_test(i, r)`: true when the count reaches 0 (the caller frees).
 #[track_caller]
 pub fn refcount_sub_and_test(i: i32, r: &Refcount) -> bool {
-    let at = Loc::caller();
+    refcount_sub_and_test_at(Loc::caller(), i, r)
+}
+
+/// [`refcount_sub_and_test`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn refcount_sub_and_test_at(at: Loc, i: i32, r: &Refcount) -> bool {
     let old = r.0.fetch_add(-(i as i64));
     if old == i as i64 {
         return true;
@@ -118,7 +134,11 @@ pub fn refcount_sub_and_test(i: i32, r: &Refcount) -> bool {
 /// Any. Warns on underflow (a put too many: a use after free).
 #[track_caller]
 pub fn refcount_dec_and_test(r: &Refcount) -> bool {
-    let at = Loc::caller();
+    refcount_dec_and_test_at(Loc::caller(), r)
+}
+
+/// [`refcount_dec_and_test`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn refcount_dec_and_test_at(at: Loc, r: &Refcount) -> bool {
     let old = r.0.fetch_add(-1);
     if old == 1 {
         return true;
@@ -132,7 +152,11 @@ pub fn refcount_dec_and_test(r: &Refcount) -> bool {
 /// `refcount_dec(r)`: a decrement that must not reach 0 (that would leak the object).
 #[track_caller]
 pub fn refcount_dec(r: &Refcount) {
-    let at = Loc::caller();
+    refcount_dec_at(Loc::caller(), r)
+}
+
+/// [`refcount_dec`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn refcount_dec_at(at: Loc, r: &Refcount) {
     if r.0.fetch_add(-1) <= 1 {
         warn(r, at, "decrement hit 0; leaking memory.");
     }

@@ -105,7 +105,16 @@ fn warn(t: &TaskCell, kind: Violation, at: Loc, func: &str, line: String) {
 /// as debugobjects' fixup does, and set up).
 #[track_caller]
 pub fn timer_setup(timer: &TimerList, fn_name: &'static str, callback: impl Fn() + Send + Sync + 'static) {
-    let at = Loc::caller();
+    timer_setup_at(Loc::caller(), timer, fn_name, callback)
+}
+
+/// [`timer_setup`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn timer_setup_at(
+    at: Loc,
+    timer: &TimerList,
+    fn_name: &'static str,
+    callback: impl Fn() + Send + Sync + 'static,
+) {
     let t = current_in("timer_setup()");
     timer.0.ghost.write();
     let active = {
@@ -178,7 +187,11 @@ fn fire(timer: &TimerList, gen: u64) {
 /// Any; never sleeps.
 #[track_caller]
 pub fn mod_timer(timer: &TimerList, expires: u64) -> bool {
-    let at = Loc::caller();
+    mod_timer_at(Loc::caller(), timer, expires)
+}
+
+/// [`mod_timer`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn mod_timer_at(at: Loc, timer: &TimerList, expires: u64) -> bool {
     let t = current_in("mod_timer()");
     if lock(&timer.0.state).func.is_none() {
         let line =
@@ -192,10 +205,15 @@ pub fn mod_timer(timer: &TimerList, expires: u64) -> bool {
 /// `add_timer(&timer)`: arms at `timer->expires` (set with [`set_expires`]); `BUG()` if pending.
 #[track_caller]
 pub fn add_timer(timer: &TimerList) {
+    add_timer_at(Loc::caller(), timer)
+}
+
+/// [`add_timer`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn add_timer_at(at: Loc, timer: &TimerList) {
     if timer_pending(timer) {
-        crate::sched::bug();
+        crate::sched::bug_at(at);
     }
-    mod_timer(timer, timer.expires());
+    mod_timer_at(at, timer, timer.expires());
 }
 
 /// `timer->expires = j`.
@@ -230,7 +248,11 @@ pub fn del_timer(timer: &TimerList) -> bool {
 /// hardirq context it is the kernel's `WARN_ON(in_irq())`.
 #[track_caller]
 pub fn del_timer_sync(timer: &TimerList) -> bool {
-    let at = Loc::caller();
+    del_timer_sync_at(Loc::caller(), timer)
+}
+
+/// [`del_timer_sync`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn del_timer_sync_at(at: Loc, timer: &TimerList) -> bool {
     let t = current_in("del_timer_sync()");
     let site = Site { at, op: "del_timer_sync" };
     let was_off = t.state().irqs_disabled;

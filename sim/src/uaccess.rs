@@ -157,7 +157,11 @@ fn copy(t: &TaskCell, p: UserPtr, len: usize, write: bool, buf: &mut dyn FnMut(u
 /// disabled; 4.0: skipped when atomic); a fault may sleep.
 #[track_caller]
 pub fn copy_to_user(to: UserPtr, from: &[u8]) -> usize {
-    let at = Loc::caller();
+    copy_to_user_at(Loc::caller(), to, from)
+}
+
+/// [`copy_to_user`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn copy_to_user_at(at: Loc, to: UserPtr, from: &[u8]) -> usize {
     let t = current_in("copy_to_user()");
     might_fault(&t, at, "copy_to_user()");
     copy(&t, to, from.len(), true, &mut |i, b| *b = from[i])
@@ -169,7 +173,11 @@ pub fn copy_to_user(to: UserPtr, from: &[u8]) -> usize {
 /// As `copy_to_user`.
 #[track_caller]
 pub fn copy_from_user(to: &mut [u8], from: UserPtr) -> usize {
-    let at = Loc::caller();
+    copy_from_user_at(Loc::caller(), to, from)
+}
+
+/// [`copy_from_user`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn copy_from_user_at(at: Loc, to: &mut [u8], from: UserPtr) -> usize {
     let t = current_in("copy_from_user()");
     might_fault(&t, at, "copy_from_user()");
     let n = to.len();
@@ -184,7 +192,11 @@ pub fn copy_from_user(to: &mut [u8], from: UserPtr) -> usize {
 /// As `copy_to_user`.
 #[track_caller]
 pub fn clear_user(to: UserPtr, n: usize) -> usize {
-    let at = Loc::caller();
+    clear_user_at(Loc::caller(), to, n)
+}
+
+/// [`clear_user`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn clear_user_at(at: Loc, to: UserPtr, n: usize) -> usize {
     let t = current_in("clear_user()");
     might_fault(&t, at, "clear_user()");
     copy(&t, to, n, true, &mut |_, b| *b = 0)
@@ -197,8 +209,12 @@ pub fn clear_user(to: UserPtr, n: usize) -> usize {
 /// As `copy_from_user`.
 #[track_caller]
 pub fn get_user(ptr: UserPtr, size: usize) -> Result<u64, Errno> {
+    get_user_at(Loc::caller(), ptr, size)
+}
+
+/// [`get_user`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn get_user_at(at: Loc, ptr: UserPtr, size: usize) -> Result<u64, Errno> {
     assert!(matches!(size, 1 | 2 | 4 | 8), "ksim: get_user() of size {size} (valid: 1, 2, 4, 8)");
-    let at = Loc::caller();
     let t = current_in("get_user()");
     might_fault(&t, at, "get_user()");
     let mut bytes = [0u8; 8];
@@ -214,8 +230,12 @@ pub fn get_user(ptr: UserPtr, size: usize) -> Result<u64, Errno> {
 /// As `copy_to_user`.
 #[track_caller]
 pub fn put_user(v: u64, ptr: UserPtr, size: usize) -> Result<(), Errno> {
+    put_user_at(Loc::caller(), v, ptr, size)
+}
+
+/// [`put_user`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn put_user_at(at: Loc, v: u64, ptr: UserPtr, size: usize) -> Result<(), Errno> {
     assert!(matches!(size, 1 | 2 | 4 | 8), "ksim: put_user() of size {size} (valid: 1, 2, 4, 8)");
-    let at = Loc::caller();
     let t = current_in("put_user()");
     might_fault(&t, at, "put_user()");
     let bytes = v.to_le_bytes();

@@ -132,3 +132,78 @@ pub fn wake_up_all(wq: &WaitQueueHead) {
 pub fn wake_up_interruptible(wq: &WaitQueueHead) {
     wake_up(wq);
 }
+
+/// A `wait_event*()` whose condition the caller evaluates itself between the steps — the C
+/// face's macros, whose condition is C code: [`wait_begin_at`], then, while the condition is
+/// false, [`WaitSteps::sleep`] (false: the wait ended without it), then [`WaitSteps::end`] with
+/// the condition's last value. The same order as [`wait_event`]: the queue's sequence number
+/// is read before each evaluation, so no wake-up between an evaluation and the sleep is lost.
+pub struct WaitSteps {
+    at: Loc,
+    api: &'static str,
+    interruptible: bool,
+    timeout: Option<u64>,
+    start: u64,
+    seen: u64,
+    deadline: Option<crate::timer::Timeout>,
+    woke: Woke,
+}
+
+/// Starts a wait on `wq` as the API `api` at `at`: `might_sleep()`, as on every call.
+pub fn wait_begin_at(
+    wq: &WaitQueueHead,
+    at: Loc,
+    api: &'static str,
+    interruptible: bool,
+    timeout: Option<u64>,
+) -> WaitSteps {
+    might_sleep_at(at, api, None);
+    let t = current_in(api);
+    WaitSteps {
+        at,
+        api,
+        interruptible,
+        timeout,
+        start: t.exec.jiffies(),
+        seen: wq.core.seq(),
+        deadline: None,
+        woke: Woke::Done,
+    }
+}
+
+impl WaitSteps {
+    /// Sleeps until a wake-up since the last evaluation: true to evaluate the condition again,
+    /// false if a signal (interruptible waits) or the timeout ended the wait.
+    pub fn sleep(&mut self, wq: &WaitQueueHead) -> bool {
+        let t = current_in(self.api);
+        if let (None, Some(j)) = (&self.deadline, self.timeout) {
+            self.deadline = Some(crate::timer::Timeout::start(&t, j, wq.core.waker()));
+        }
+        let deadline = &self.deadline;
+        let timed_out = || deadline.as_ref().is_some_and(|d| d.expired());
+        let (api, at, seen) = (self.api, self.at, self.seen);
+        let what = || format!("{api}({}) at {at}", wq.name);
+        let w = wq.core.sleep_until(&t, &what, self.interruptible, &timed_out, &mut |seq, _| seq != seen);
+        self.seen = wq.core.seq();
+        self.woke = w;
+        w == Woke::Done
+    }
+
+    /// Ends the wait, `cond` being the condition's last value: the API's return value — 0,
+    /// `-ERESTARTSYS` for a signal, and for a `_timeout` form 0 when it timed out with the
+    /// condition false, else the jiffies left (at least 1).
+    pub fn end(self, cond: bool) -> i64 {
+        if let Some(d) = self.deadline {
+            d.cancel();
+        }
+        let done = cond || self.woke == Woke::Done;
+        match (self.woke, self.timeout) {
+            (Woke::Signal, _) if !cond => -(Errno::ERESTARTSYS.code() as i64),
+            (_, Some(timeout)) if done => {
+                let now = current_in(self.api).exec.jiffies();
+                timeout.saturating_sub(now.saturating_sub(self.start)).max(1) as i64
+            }
+            _ => 0,
+        }
+    }
+}

@@ -151,8 +151,17 @@ pub fn destroy_workqueue(wq: Arc<Workqueue>) {
 /// May sleep.
 #[track_caller]
 pub fn cancel_work_sync(work: &WorkStruct) -> bool {
-    let at = Loc::caller();
+    cancel_work_sync_from(Loc::caller(), work)
+}
+
+/// [`cancel_work_sync`] on behalf of a caller at `at`.
+fn cancel_work_sync_from(at: Loc, work: &WorkStruct) -> bool {
     might_sleep_at(at, "cancel_work_sync()", None);
+    cancel_and_wait(work)
+}
+
+/// Cancels `work` and waits for its running executions (the caller made the sleep check).
+fn cancel_and_wait(work: &WorkStruct) -> bool {
     let was = work.0.pending.swap(false, Ordering::SeqCst);
     work.0.gen.fetch_add(1, Ordering::SeqCst);
     let handles: Vec<TaskHandle<()>> =
@@ -175,10 +184,15 @@ impl DelayedWork {
     /// `INIT_DELAYED_WORK(&dwork, func)`.
     #[track_caller]
     pub fn new(name: &'static str, func: impl Fn() + Send + Sync + 'static) -> Self {
+        DelayedWork::new_at(Loc::caller(), name, func)
+    }
+
+    /// [`DelayedWork::new`] at a given location (the C face's `__FILE__:__LINE__`).
+    pub fn new_at(at: Loc, name: &'static str, func: impl Fn() + Send + Sync + 'static) -> Self {
         let work = WorkStruct::new(name, func);
         let timer = crate::timer::TimerList::new(name);
         let w = work.clone();
-        crate::timer::timer_setup(&timer, "delayed_work_timer_fn", move || {
+        crate::timer::timer_setup_at(at, &timer, "delayed_work_timer_fn", move || {
             queue("events", &w);
         });
         DelayedWork { work, timer }
@@ -192,6 +206,11 @@ impl DelayedWork {
 /// Any; never sleeps.
 #[track_caller]
 pub fn schedule_delayed_work(dw: &DelayedWork, delay: u64) -> bool {
+    schedule_delayed_work_at(Loc::caller(), dw, delay)
+}
+
+/// [`schedule_delayed_work`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn schedule_delayed_work_at(at: Loc, dw: &DelayedWork, delay: u64) -> bool {
     if dw.work.pending() || crate::timer::timer_pending(&dw.timer) {
         return false;
     }
@@ -199,7 +218,7 @@ pub fn schedule_delayed_work(dw: &DelayedWork, delay: u64) -> bool {
         return queue("events", &dw.work);
     }
     let now = crate::timer::jiffies();
-    !crate::timer::mod_timer(&dw.timer, now + delay)
+    !crate::timer::mod_timer_at(at, &dw.timer, now + delay)
 }
 
 /// `cancel_delayed_work(&dwork)`: stops the timer if it has not fired; whether it was pending.
@@ -218,7 +237,13 @@ pub fn cancel_delayed_work(dw: &DelayedWork) -> bool {
 /// May sleep.
 #[track_caller]
 pub fn cancel_delayed_work_sync(dw: &DelayedWork) -> bool {
-    might_sleep_at(Loc::caller(), "cancel_delayed_work_sync()", None);
-    let timer = crate::timer::del_timer_sync(&dw.timer);
-    cancel_work_sync(&dw.work) || timer
+    cancel_delayed_work_sync_at(Loc::caller(), dw)
+}
+
+/// [`cancel_delayed_work_sync`] at a given location (the C face's `__FILE__:__LINE__`).
+pub fn cancel_delayed_work_sync_at(at: Loc, dw: &DelayedWork) -> bool {
+    might_sleep_at(at, "cancel_delayed_work_sync()", None);
+    let timer = crate::timer::del_timer_sync_at(at, &dw.timer);
+    // One might_sleep() check, as the kernel's one __cancel_work_timer() makes.
+    cancel_and_wait(&dw.work) || timer
 }

@@ -225,15 +225,19 @@ fn timer_del_timer_sync_from_its_own_callback_is_recursive_locking_or_a_deadlock
             let timer = TimerList::new("&dev->timer");
             let t2 = timer.clone();
             let l2 = l.clone();
+            let entered = Arc::new(Atomic::new(0));
+            let e2 = entered.clone();
             timer_setup(&timer, "dev_timer_fn", move || {
+                e2.set(1);
                 at!(l2, "sync", del_timer_sync(&t2));
             });
             mod_timer(&timer, 1);
-            // Wait for the callback (not del_timer_sync: that would deactivate it first).
-            while timer_pending(&timer) || jiffies() < 1 {
+            // Wait until the callback runs (not del_timer_sync before: that would deactivate
+            // the timer), then for it to return, whatever it did.
+            while entered.read() == 0 {
                 schedule();
             }
-            msleep(1);
+            del_timer_sync(&timer);
         });
         let r = o.first_report().expect("found");
         if lockdep {
@@ -280,17 +284,18 @@ fn run_lines_dfs(config: Config, body: impl Fn(&Lines) + Send + Sync + 'static) 
 
 #[test]
 fn timer_setup_of_a_pending_timer_is_odebug_init_active() {
-    // When the timer fires is a scheduler choice: on real threads it may fire before the second
-    // timer_setup (nothing pending, nothing to report), so DFS explores the orders and stops at
-    // the first that reports.
-    let (o, l) = run_lines_dfs(Config::modern(), |l| {
+    // Whether the timer is still pending at the second timer_setup() is the scheduler's
+    // choice (on real threads it may already have fired): DFS tries both orders.
+    let l = Lines::new();
+    let lr = l.clone();
+    let o = Runner::dfs(Some(2), None).run(move || {
         let timer = TimerList::new("&dev->timer");
         timer_setup(&timer, "dev_timer_fn", || ());
         mod_timer(&timer, 50);
-        at!(l, "again", timer_setup(&timer, "dev_timer_fn", || ()));
+        at!(lr, "again", timer_setup(&timer, "dev_timer_fn", || ()));
     });
-    let r = only_report(&o);
-    assert_eq!(r.kind, Violation::DebugObjects);
+    let r = o.report_of(Violation::DebugObjects).expect("an interleaving with the timer pending");
+    assert!(o.reports.iter().all(|r| r.kind == Violation::DebugObjects), "{:#?}", o.reports);
     assert_eq!(
         r.headline(),
         "ODEBUG: init active (active state 0) object type: timer_list hint: dev_timer_fn+0x0/0x0"

@@ -141,3 +141,27 @@ fn rcu_kfree_rcu_waits_for_readers_and_a_reader_after_its_section_is_a_use_after
         assert!(r.text.contains("Freed by task rcu_callback/"), "{}", r.text);
     }
 }
+
+#[test]
+fn rcu_kfree_rcu_inside_the_callers_own_section_waits_for_that_section() {
+    // The grace period covers every CPU's section, the caller's included: the page stays
+    // usable until its own rcu_read_unlock().
+    for runner in [Runner::std(), Runner::random(1, 100), Runner::dfs(Some(2), None)] {
+        let spec = runner.spec().scheduler.to_string();
+        let o = runner.run(|| {
+            let page = alloc_page(GFP_KERNEL).expect("page");
+            let addr = ksim::highmem::page_address(page).expect("lowmem");
+            memcpy_to(addr, &[7u8; 16]);
+            let work = ksim::atomic::Atomic::new(0);
+            rcu_read_lock();
+            kfree_rcu(page);
+            work.inc(); // a scheduling point: the callback task may run now, and must still wait
+            let mut buf = [0u8; 16];
+            memcpy_from(&mut buf, addr);
+            rcu_read_unlock();
+            assert_eq!(buf, [7u8; 16]);
+            rcu_barrier();
+        });
+        assert!(o.is_clean(), "{spec}: {:#?}", o.reports);
+    }
+}

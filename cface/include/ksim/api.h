@@ -21,6 +21,11 @@ struct dentry;
 struct spinlock;
 struct mutex;
 struct radix_tree_root;
+struct refcount_struct;
+struct timer_list;
+struct hrtimer;
+struct delayed_work;
+struct wait_queue_head;
 
 #define KSIM_LOC const char *file, int line
 
@@ -107,7 +112,65 @@ struct radix_tree_root;
 	X(void, warn, (const char *cond, KSIM_LOC))                                            \
 	/* simulated call frames (-finstrument-functions) */                                    \
 	X(void, func_enter, (int instance, void *fn))                                          \
-	X(void, func_exit, (int instance, void *fn))
+	X(void, func_exit, (int instance, void *fn))                                           \
+	/* locks: raw_spinlock_t, rwlock_t, rw_semaphore (one layout, bind/locks.rs) */ \
+	X(void, klock_init, (void *lock, int kind, const char *name, KSIM_LOC))                \
+	X(unsigned long, klock_lock, (void *lock, int kind, const char *op, int flavour, int read, KSIM_LOC)) \
+	X(int, klock_trylock, (void *lock, int kind, const char *op, int flavour, int read, KSIM_LOC)) \
+	X(void, klock_unlock,                                                                  \
+	  (void *lock, int kind, const char *op, int flavour, int read, unsigned long flags, KSIM_LOC)) \
+	X(int, mutex_lock_interruptible, (struct mutex *lock, KSIM_LOC))                       \
+	X(int, lockdep_is_held, (void *lock, int kind))                                        \
+	/* interrupts (bind/interrupt.rs) */                                          \
+	X(int, request_irq,                                                                    \
+	  (unsigned int irq, int (*handler)(int, void *), unsigned long flags, const char *name, void *dev, KSIM_LOC)) \
+	X(void, free_irq, (unsigned int irq, void *dev, KSIM_LOC))                             \
+	X(void, synchronize_irq, (unsigned int irq, KSIM_LOC))                                 \
+	/* refcount_t and kref (bind/refcount.rs) */                                  \
+	X(void, refcount_set, (struct refcount_struct *r, int n))                              \
+	X(int, refcount_read, (struct refcount_struct *r))                                     \
+	X(void, refcount_add, (int i, struct refcount_struct *r, KSIM_LOC))                    \
+	X(int, refcount_inc_not_zero, (struct refcount_struct *r, KSIM_LOC))                   \
+	X(int, refcount_sub_and_test, (int i, struct refcount_struct *r, KSIM_LOC))            \
+	X(void, refcount_dec, (struct refcount_struct *r, KSIM_LOC))                           \
+	X(void, kref_null_release, (KSIM_LOC))                                                 \
+	/* PROVE_RCU and RCU callbacks (bind/rcu.rs) */                               \
+	X(void, rcu_check, (int cond, int protected, KSIM_LOC))                                \
+	X(void, call_rcu, (void *head, void (*func)(void *head), KSIM_LOC))                    \
+	X(void, kfree_rcu, (const void *p, KSIM_LOC))                                          \
+	X(void, rcu_barrier, (KSIM_LOC))                                                       \
+	/* user copies (bind/uaccess.rs) */                                           \
+	X(unsigned long, copy_to_user, (void *to, const void *from, unsigned long n, KSIM_LOC)) \
+	X(unsigned long, copy_from_user, (void *to, const void *from, unsigned long n, KSIM_LOC)) \
+	X(unsigned long, clear_user, (void *to, unsigned long n, KSIM_LOC))                    \
+	X(int, get_user, (u64 *out, const void *from, int size, KSIM_LOC))                     \
+	X(int, put_user, (u64 v, void *to, int size, KSIM_LOC))                                \
+	X(int, access_ok, (const void *p, unsigned long n))                                    \
+	/* timers, hrtimers, delayed work (bind/timer.rs) */                          \
+	X(void, timer_setup, (struct timer_list *t, const char *name, const char *fn_name, KSIM_LOC)) \
+	X(int, mod_timer, (struct timer_list *t, unsigned long expires, KSIM_LOC))             \
+	X(void, add_timer, (struct timer_list *t, KSIM_LOC))                                   \
+	X(int, del_timer, (struct timer_list *t))                                              \
+	X(int, del_timer_sync, (struct timer_list *t, KSIM_LOC))                               \
+	X(int, timer_pending, (struct timer_list *t))                                          \
+	X(unsigned long, jiffies, (void))                                                      \
+	X(unsigned long, msecs_to_jiffies, (unsigned int ms))                                  \
+	X(void, hrtimer_init, (struct hrtimer *t, int clock, int mode, const char *name, KSIM_LOC)) \
+	X(void, hrtimer_start, (struct hrtimer *t, long long ns, int mode))                    \
+	X(int, hrtimer_cancel, (struct hrtimer *t, KSIM_LOC))                                  \
+	X(int, hrtimer_try_to_cancel, (struct hrtimer *t))                                     \
+	X(int, hrtimer_active, (struct hrtimer *t))                                            \
+	X(void, init_delayed_work, (struct delayed_work *dw, KSIM_LOC))                        \
+	X(int, schedule_delayed_work, (struct delayed_work *dw, unsigned long delay, KSIM_LOC)) \
+	X(int, cancel_delayed_work, (struct delayed_work *dw, KSIM_LOC))                       \
+	X(int, cancel_delayed_work_sync, (struct delayed_work *dw, KSIM_LOC))                  \
+	/* wait queues: wait_event*() in steps around C's condition (bind/wait.rs) */  \
+	X(void, init_waitqueue_head, (struct wait_queue_head *wq, const char *name, KSIM_LOC)) \
+	X(void, wait_begin,                                                                    \
+	  (struct wait_queue_head *wq, const char *api, int interruptible, long timeout, KSIM_LOC)) \
+	X(int, wait_sleep, (struct wait_queue_head *wq))                                       \
+	X(long, wait_end, (struct wait_queue_head *wq, int cond))                              \
+	X(void, wake_up, (struct wait_queue_head *wq))
 
 #define KSIM_DECLARE(ret, name, args) extern ret(*ksim_##name) args;
 KSIM_API(KSIM_DECLARE)

@@ -44,4 +44,8 @@ typedef struct {
 	long counter;
 } atomic_long_t;
 
+typedef struct {
+	s64 counter;
+} atomic64_t;
+
 #endif

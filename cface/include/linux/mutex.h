@@ -16,6 +16,8 @@ struct mutex {
 #define mutex_init(lock) ksim_mutex_init((lock), #lock, __FILE__, __LINE__)
 #define mutex_lock(lock) ksim_mutex_lock((lock), __FILE__, __LINE__)
 #define mutex_lock_nested(lock, sub) mutex_lock(lock)
+#define mutex_lock_interruptible(lock) ksim_mutex_lock_interruptible((lock), __FILE__, __LINE__)
+#define mutex_lock_killable(lock) mutex_lock_interruptible(lock)
 #define mutex_trylock(lock) ksim_mutex_trylock((lock), __FILE__, __LINE__)
 #define mutex_unlock(lock) ksim_mutex_unlock((lock), __FILE__, __LINE__)
 #define mutex_is_locked(lock) ksim_mutex_is_locked(lock)

@@ -24,7 +24,7 @@ pub(crate) unsafe fn page_of(p: *const CPage) -> Option<Page> {
 
 /// The kernel address of a C pointer: one the model knows, else (a NULL or near-NULL pointer) a
 /// NULL-based one the checks report; `None` for ordinary host memory (stack, static data).
-fn kaddr(p: *const c_void) -> Option<KAddr> {
+pub(super) fn kaddr(p: *const c_void) -> Option<KAddr> {
     let a = p as usize;
     if a < 4096 {
         return Some(KAddr::NULL.add(a));
@@ -203,7 +203,7 @@ fn obj_ptr(a: Option<KAddr>) -> *mut c_void {
 }
 
 /// The model's address of a pointer C frees (`ZERO_SIZE_PTR` and NULL included).
-fn freed(p: *const c_void) -> Option<KAddr> {
+pub(super) fn freed(p: *const c_void) -> Option<KAddr> {
     match p as usize {
         0 => Some(KAddr::NULL),
         16 => Some(slab::ZERO_SIZE_PTR),
@@ -236,7 +236,7 @@ unsafe extern "C-unwind" fn krealloc(
     obj_ptr(slab::krealloc_at(at, old, size, gfp(g)))
 }
 
-unsafe extern "C-unwind" fn kfree(p: *const c_void, f: *const c_char, l: c_int) {
+pub(super) unsafe extern "C-unwind" fn kfree(p: *const c_void, f: *const c_char, l: c_int) {
     // SAFETY: C's __FILE__.
     let at = unsafe { loc(f, l) };
     match freed(p) {

@@ -4,9 +4,16 @@
 //! `extern "C-unwind"`: a report that ends an execution unwinds through the C frames, as a
 //! report from Rust code unwinds through Rust frames (modules are compiled with unwind tables).
 
+mod interrupt;
+mod locks;
 mod misc;
 mod mm;
+mod rcu;
+mod refcount;
 mod sync;
+mod timer;
+mod uaccess;
+mod wait;
 
 pub use misc::debugfs_u64;
 
@@ -21,6 +28,13 @@ pub(crate) fn lookup(name: &str) -> Option<*const c_void> {
         .iter()
         .chain(sync::TABLE)
         .chain(misc::TABLE)
+        .chain(locks::TABLE)
+        .chain(interrupt::TABLE)
+        .chain(refcount::TABLE)
+        .chain(rcu::TABLE)
+        .chain(uaccess::TABLE)
+        .chain(timer::TABLE)
+        .chain(wait::TABLE)
         .chain(crate::disk::TABLE)
         .find(|(n, _)| *n == name)
         .map(|&(_, f)| f)

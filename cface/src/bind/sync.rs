@@ -37,9 +37,9 @@ pub(crate) struct CRadixRoot {
 }
 
 /// A guard kept between C's lock and unlock calls, with the task that took it.
-struct Held<G> {
-    guard: G,
-    pid: u32,
+pub(super) struct Held<G> {
+    pub(super) guard: G,
+    pub(super) pid: u32,
 }
 // SAFETY: a held guard is released only by the task that took it (checked: `pid`), on the OS
 // thread that runs that task.
@@ -47,9 +47,9 @@ unsafe impl<G> Send for Held<G> {}
 
 /// A C spinlock's model: the lock, and its guard while C holds it. The guard borrows the lock:
 /// both live in one `Arc` that is never moved, and the guard goes first.
-struct SpinObj {
+pub(super) struct SpinObj {
     held: StdMutex<Option<Held<SpinLockGuard<'static, ()>>>>,
-    lock: SpinLock<()>,
+    pub(super) lock: SpinLock<()>,
 }
 
 impl Drop for SpinObj {
@@ -61,9 +61,9 @@ impl Drop for SpinObj {
     }
 }
 
-struct MutexObj {
-    held: StdMutex<Option<Held<MutexGuard<'static, ()>>>>,
-    lock: Mutex<()>,
+pub(super) struct MutexObj {
+    pub(super) held: StdMutex<Option<Held<MutexGuard<'static, ()>>>>,
+    pub(super) lock: Mutex<()>,
 }
 
 impl Drop for MutexObj {
@@ -74,7 +74,7 @@ impl Drop for MutexObj {
     }
 }
 
-fn spin_obj(l: *mut CSpinlock) -> &'static SpinObj {
+pub(super) fn spin_obj(l: *mut CSpinlock) -> &'static SpinObj {
     // SAFETY: a C spinlock_t; its handle only ever holds SpinObjs.
     unsafe {
         let name = static_str((*l).name);
@@ -82,7 +82,7 @@ fn spin_obj(l: *mut CSpinlock) -> &'static SpinObj {
     }
 }
 
-fn mutex_obj(m: *mut CMutex) -> &'static MutexObj {
+pub(super) fn mutex_obj(m: *mut CMutex) -> &'static MutexObj {
     // SAFETY: a C struct mutex; its handle only ever holds MutexObjs.
     unsafe {
         let name = static_str((*m).name);
