@@ -225,3 +225,30 @@ fn kernel_lock_is_usable_without_guards_for_the_c_face() {
     assert!(o.is_clean(), "{:#?}", o.reports);
     assert_eq!(seen, vec![(1, true), (0, false)]);
 }
+
+/// lockdep does not validate a trylock's chain (6.1's validate_chain() skips check_deadlock()
+/// for it: a trylock cannot wait), so taking a second lock of a held class by trylock is clean,
+/// where spin_lock() of it is "possible recursive locking detected".
+#[test]
+fn trylock_of_a_held_class_is_not_recursive_locking() {
+    for trylock in [true, false] {
+        let o = Runner::std().config(Config::modern()).run(move || {
+            let a = SpinLock::new((), "dev->lock");
+            let b = SpinLock::new((), "dev->lock");
+            let _ga = a.lock();
+            if trylock {
+                let gb = spin_trylock(&b);
+                assert!(gb.is_some(), "b is free");
+            } else {
+                let _gb = b.lock();
+            }
+        });
+        if trylock {
+            assert!(o.is_clean(), "{:#?}", o.reports);
+        } else {
+            let r = o.first_report().expect("recursive locking");
+            assert_eq!(r.kind, Violation::RecursiveLocking);
+            assert!(r.text.contains("WARNING: possible recursive locking detected"), "{}", r.text);
+        }
+    }
+}

@@ -119,6 +119,11 @@ impl LockGraph {
                 return Some((Violation::InvalidWaitContext, body));
             }
         }
+        // A trylock cannot deadlock: 6.1's validate_chain() skips check_deadlock() and adds no
+        // dependency for it (later locks still depend on it while it is held).
+        if how.trylock {
+            return None;
+        }
         // Readers of an rwlock_t may nest (the kernel's recursive read); an rw_semaphore's may
         // not (a writer queued between them deadlocks both).
         let recursive_read = |h: &HeldLock| how.read && h.read && how.kind == LockKind::RwLock;
