@@ -105,6 +105,8 @@ struct radix_tree_root;
 	X(void, printk, (const char *text))                                                    \
 	X(void, bug, (KSIM_LOC))                                                               \
 	X(void, warn, (const char *cond, KSIM_LOC))                                            \
+	/* KUnit: a failed assertion or kunit_skip() ends the case (text: the failure, or NULL) */ \
+	X(void, kunit_abort, (const char *text))                                               \
 	/* simulated call frames (-finstrument-functions) */                                    \
 	X(void, func_enter, (int instance, void *fn))                                          \
 	X(void, func_exit, (int instance, void *fn))
