@@ -26,6 +26,7 @@ pub mod bind;
 pub mod brd;
 pub mod build;
 mod cache;
+pub mod crash;
 pub mod disk;
 mod headers;
 pub mod kunit;
