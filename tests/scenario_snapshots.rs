@@ -109,6 +109,15 @@ snapshot_tests! {
     demo_race_allocation_view_is_stable => "demo-race",
     demo_irq_sleep_allocation_view_is_stable => "demo-irq-sleep",
     demo_abba_allocation_view_is_stable => "demo-abba",
+    irq_inconsistent_lock_allocation_view_is_stable => "irq-inconsistent-lock",
+    irq_cpu_deadlock_allocation_view_is_stable => "irq-cpu-deadlock",
+    timer_del_sync_lock_allocation_view_is_stable => "timer-del-sync-lock",
+    completion_lost_allocation_view_is_stable => "completion-lost",
+    copy_to_user_atomic_allocation_view_is_stable => "copy-to-user-atomic",
+    refcount_double_put_allocation_view_is_stable => "refcount-double-put",
+    rcu_suspicious_allocation_view_is_stable => "rcu-suspicious",
+    rcu_late_use_allocation_view_is_stable => "rcu-late-use",
+    wait_context_nesting_allocation_view_is_stable => "wait-context-nesting",
 }
 
 #[test]

@@ -77,7 +77,7 @@ pub struct Scenario {
 }
 
 /// Keys that configure the simulated kernel, taken by every scenario.
-pub const KERNEL_KEYS: &[&str] = &["mode", "profile", "rcu", "preempt_count"];
+pub const KERNEL_KEYS: &[&str] = &["mode", "profile", "rcu", "preempt_count", "wait_context"];
 
 /// Default budgets of `ksim check`, per scheduler. Small enough for the whole catalogue to run
 /// in seconds on two cores, large enough for the demonstration races (found within the first
@@ -160,6 +160,14 @@ impl Scenario {
                     self.name
                 ));
             }
+        }
+        let effective = self.settings(user);
+        if effective.on("wait_context") && effective.get("profile") == "4.0" {
+            return Err(format!(
+                "scenario '{}' runs profile=4.0, which has no wait-context check (wait_context=on needs \
+                 profile=modern: CONFIG_PROVE_RAW_LOCK_NESTING came with Linux 5.7)",
+                self.name
+            ));
         }
         let takes = |k: &str| {
             KERNEL_KEYS.contains(&k) || self.keys.contains(&k) || (k == "driver" && !self.drivers.is_empty())

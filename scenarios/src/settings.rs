@@ -29,6 +29,7 @@ pub const KEYS: &[Key] = &[
     Key { name: "dax", values: &["on", "off"], default: "on", doc: "brd v4.0 CONFIG_BLK_DEV_RAM_DAX: ->direct_access exists and backing pages are lowmem; off adds __GFP_HIGHMEM and direct_access is NULL" },
     Key { name: "gfp", values: &["noio", "kernel"], default: "noio", doc: "GFP of brd's insert path: the kernel's GFP_NOIO, or a GFP_KERNEL mutant (reclaim recursion)" },
     Key { name: "driver", values: &["brd-4.0", "brd-6.1", "brd-6.1-c"], default: "brd-4.0", doc: "the brd a scenario that takes it runs: the Rust port of Linux 4.0 or 6.1, or drivers/block/brd.c of the kernel tree at hand (KSIM_LINUX_SRC, or Debian's linux-source-6.1) compiled unmodified against ksim's headers; each scenario's own default comes first in its description" },
+    Key { name: "wait_context", values: &["off", "on"], default: "off", doc: "CONFIG_PROVE_RAW_LOCK_NESTING: lockdep's wait-context check (BUG: Invalid wait context), what PREEMPT_RT would break; needs profile=modern (it came with Linux 5.7)" },
     Key { name: "highmem", values: &["off", "on"], default: "off", doc: "a 32-bit highmem machine: 256 pages of lowmem, __GFP_HIGHMEM allocations from ZONE_HIGHMEM" },
 ];
 
@@ -135,6 +136,7 @@ impl Settings {
         c.rcu = if self.get("rcu") == "preempt" { RcuFlavour::Preemptible } else { RcuFlavour::Classic };
         c.preempt_count = self.on("preempt_count");
         c.mode = self.mode();
+        c.wait_context = self.on("wait_context");
         if self.on("highmem") {
             c = c.highmem(LOWMEM_PAGES);
         }

@@ -2,8 +2,12 @@
 //!
 //! A device raising its line is `generate_irq()`: the handler then runs as its own task in
 //! hardirq context (`HARDIRQ_OFFSET`, irqs disabled) whenever the scheduler chooses — so arrival
-//! is a scheduler choice, as on another CPU. A tasklet runs likewise in softirq context
-//! (`SOFTIRQ_OFFSET`). A handler that calls a sleeping API is reported like any other caller.
+//! is a scheduler choice. Under shuttle and loom it may arrive on the CPU of a task with
+//! interrupts enabled, which then waits until the handler returns (`model::cpu`): a handler
+//! spinning on a lock that task holds is a deadlock, as in the kernel; otherwise (and always
+//! under std) it runs as on another CPU. A tasklet runs likewise in softirq context
+//! (`SOFTIRQ_OFFSET`), arriving only on a CPU with bottom halves enabled. A handler that calls
+//! a sleeping API is reported like any other caller.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -52,7 +56,9 @@ pub fn generate_irq(irq: u32) -> bool {
     let action = t.exec.irqs.lock().unwrap_or_else(|e| e.into_inner()).get(&irq).cloned();
     let Some(action) = action else { return false };
     let a = action.clone();
+    t.exec.cpus.raise();
     let h = spawn_task(&format!("irq/{irq}-{}", action.name), TaskKind::HardIrq(irq), None, move || {
+        let _cpu = arrive(true);
         // The handler runs as the irq core enters it: hardirqs were disabled at its entry
         // (named after where the handler was installed).
         interrupt_entry(&current(), true, Site { at: a.at, op: "handle_irq_event" });
@@ -61,6 +67,15 @@ pub fn generate_irq(irq: u32) -> bool {
     });
     action.running.lock().unwrap_or_else(|e| e.into_inner()).push(h);
     true
+}
+
+/// An interrupt task's arrival (`model::cpu::arrive`): the returned guard is kept while the
+/// handler runs, and the task it interrupted (if any) waits at its irq window until it drops.
+pub(crate) fn arrive(hardirq: bool) -> Option<crate::model::cpu::Returned> {
+    let t = current();
+    let (pid, returned) = crate::model::cpu::arrive(&t, hardirq)?;
+    t.exec.emit(&t, crate::model::trace::Cat::Task, "irq_arrive", || format!("on the CPU of pid {pid}"));
+    Some(returned)
 }
 
 /// `synchronize_irq(irq)`: waits for running handlers of `irq` to finish.
@@ -128,7 +143,9 @@ pub fn tasklet_schedule(t: &Tasklet) -> bool {
         return false;
     }
     let inner = t.0.clone();
+    current().exec.cpus.raise();
     let h = spawn_task(&format!("ksoftirqd/{}", t.0.name), TaskKind::SoftIrq, None, move || {
+        let _cpu = arrive(false);
         inner.scheduled.store(false, Ordering::SeqCst);
         interrupt_entry(&current(), false, Site { at: inner.at, op: "tasklet_action" });
         crate::kfn!(inner.name);

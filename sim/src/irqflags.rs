@@ -21,7 +21,7 @@ impl IrqFlags {
         IrqFlags { disabled }
     }
 
-    /// Whether irqs were disabled when the flags were saved.
+    /// Whether irqs were disabled when the flags were saved (what `irqs_disabled_flags()` answers).
     pub fn disabled(self) -> bool {
         self.disabled
     }
@@ -79,6 +79,11 @@ pub fn local_irq_restore(flags: IrqFlags) {
 /// [`local_irq_restore`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
 pub fn local_irq_restore_at(at: Loc, flags: IrqFlags) {
     set_irqs(&current(), flags.disabled, Site { at, op: "local_irq_restore" });
+}
+
+/// `local_save_flags(flags)`: the current irq state, without changing it.
+pub fn local_save_flags() -> IrqFlags {
+    IrqFlags { disabled: irqs_disabled() }
 }
 
 /// `irqs_disabled()`.

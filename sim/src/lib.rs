@@ -31,23 +31,35 @@ pub mod atomic;
 pub mod blk;
 pub mod bottom_half;
 pub mod check;
+pub mod completion;
 pub mod dax;
 pub mod fault_inject;
 pub mod ffi;
 pub mod highmem;
+pub mod hrtimer;
 pub mod interrupt;
 pub mod irqflags;
+pub mod kref;
 pub mod kthread;
+pub mod locking;
 pub mod mm;
 pub mod model;
 pub mod mutex;
 pub mod preempt;
 pub mod printk;
 pub mod radix_tree;
+pub mod raw_spinlock;
+pub mod rcu_pointer;
 pub mod rcupdate;
+pub mod refcount;
+pub mod rwlock;
+pub mod rwsem;
 pub mod sched;
 pub mod sched_mm;
 pub mod spinlock;
+pub mod timer;
+pub mod uaccess;
+pub mod wait;
 pub mod workqueue;
 pub mod xarray;
 
@@ -70,7 +82,7 @@ pub mod prelude {
         irqs_disabled, local_irq_disable, local_irq_enable, local_irq_restore, local_irq_save,
     };
     pub use crate::kthread::{kthread_run, kthread_stop, TaskHandle};
-    pub use crate::mutex::{mutex_lock, mutex_unlock, Mutex};
+    pub use crate::mutex::{mutex_lock, mutex_lock_interruptible, mutex_trylock, mutex_unlock, Mutex};
     pub use crate::preempt::{
         in_atomic, in_interrupt, in_irq, in_softirq, preempt_count, preempt_disable, preempt_enable,
     };
@@ -80,8 +92,8 @@ pub mod prelude {
         non_block_start, schedule,
     };
     pub use crate::spinlock::{
-        spin_lock, spin_lock_bh, spin_lock_irq, spin_lock_irqsave, spin_unlock, spin_unlock_irqrestore,
-        SpinLock,
+        spin_lock, spin_lock_bh, spin_lock_irq, spin_lock_irqsave, spin_trylock, spin_unlock,
+        spin_unlock_irqrestore, SpinLock,
     };
     pub use crate::workqueue::{
         alloc_workqueue, destroy_workqueue, flush_work, flush_workqueue, queue_work, schedule_work,

@@ -31,7 +31,7 @@ impl<T> Mutex<T> {
         Mutex { raw: RawMutex::new(value), name }
     }
 
-    fn id(&self) -> usize {
+    pub(crate) fn id(&self) -> usize {
         self as *const Self as usize
     }
 
@@ -118,6 +118,40 @@ impl<T> std::ops::DerefMut for MutexGuard<'_, T> {
 #[track_caller]
 pub fn mutex_lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock()
+}
+
+/// `mutex_trylock(&m)`: the mutex if it is free now.
+///
+/// # Context
+/// Never sleeps (no `might_sleep()`); lockdep records the acquisition.
+#[track_caller]
+pub fn mutex_trylock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    m.try_lock()
+}
+
+/// `mutex_lock_interruptible(&m)`: as `mutex_lock`, but a task with a signal pending
+/// (`send_sig()`) that would have to wait returns `-EINTR` instead (the kernel's fast path
+/// takes a free mutex even then).
+///
+/// # Context
+/// Process context; may sleep (`might_sleep()` at entry, every call).
+#[track_caller]
+pub fn mutex_lock_interruptible<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>, crate::errno::Errno> {
+    let at = Loc::caller();
+    might_sleep_at(at, "mutex_lock_interruptible()", None);
+    let t = current();
+    let site = Site { at, op: "mutex_lock_interruptible" };
+    if let Some(g) = m.raw.try_lock() {
+        lock_acquire(&t, m.name, m.id(), LockKind::Mutex, site);
+        return Ok(MutexGuard { guard: Some(g), lock: m, task: t.arc(), taken_at: at });
+    }
+    if t.signal.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(crate::errno::Errno::EINTR);
+    }
+    lock_acquire(&t, m.name, m.id(), LockKind::Mutex, site);
+    schedule_debug(&t, at, "mutex_lock_interruptible()");
+    let g = m.raw.lock();
+    Ok(MutexGuard { guard: Some(g), lock: m, task: t.arc(), taken_at: at })
 }
 
 /// `mutex_unlock(&m)`.

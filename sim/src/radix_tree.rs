@@ -285,6 +285,35 @@ impl<T: Clone> RadixTreeRoot<T> {
         self.inner().items.get(index).cloned()
     }
 
+    /// `radix_tree_lookup_slot()` + `radix_tree_deref_slot()`: the item, read with
+    /// `rcu_dereference()` — PROVE_RCU reports a caller outside `rcu_read_lock()`. (Plain
+    /// `radix_tree_lookup()` uses `rcu_dereference_raw()` and checks nothing, as in the kernel.)
+    #[track_caller]
+    pub fn deref_slot(&self, index: u64) -> Option<T> {
+        let at = Loc::caller();
+        let t = current();
+        if t.rcu.depth() == 0 {
+            crate::rcu_pointer::suspicious(&t, at, "suspicious rcu_dereference_check() usage");
+        }
+        self.lookup(index)
+    }
+
+    /// `radix_tree_deref_slot_protected(slot, treelock)`: the update side's read, with
+    /// `rcu_dereference_protected(.., lockdep_is_held(treelock))`.
+    #[track_caller]
+    pub fn deref_slot_protected(
+        &self,
+        index: u64,
+        treelock: &dyn crate::locking::LockdepIsHeld,
+    ) -> Option<T> {
+        let at = Loc::caller();
+        if !crate::locking::lockdep_is_held(treelock) {
+            let t = current();
+            crate::rcu_pointer::suspicious(&t, at, "suspicious rcu_dereference_protected() usage");
+        }
+        self.lookup(index)
+    }
+
     /// `radix_tree_insert(root, index, item)`: `-EEXIST` if the slot is occupied, `-ENOMEM` if
     /// a node could not be allocated.
     ///

@@ -133,25 +133,45 @@ pub fn synchronize_rcu() {
 
 /// [`synchronize_rcu`] called at `at` (a foreign caller's location, e.g. C's `__FILE__`/`__LINE__`).
 pub fn synchronize_rcu_at(at: Loc) {
+    {
+        let t = current();
+        if t.rcu.depth() > 0 {
+            // PROVE_RCU's RCU_LOCKDEP_WARN, before the might_sleep() of the wait.
+            crate::rcu_pointer::suspicious(
+                &t,
+                at,
+                "Illegal synchronize_rcu() in RCU read-side critical section",
+            );
+        }
+    }
     might_sleep_at(at, "synchronize_rcu()", None);
     updater_order(true);
     let t = current();
-    let readers: Vec<(std::sync::Arc<crate::model::task::TaskCell>, u64)> = t
-        .exec
+    let readers = readers_now(&t);
+    t.exec.emit(&t, Cat::Sleep, "synchronize_rcu", || format!("waits for {} reader(s)", readers.len()));
+    drop(t);
+    wait_for_readers(readers);
+    updater_order(false);
+    yield_now();
+}
+
+/// The other tasks inside a read-side section now, with the section each is in.
+pub(crate) fn readers_now(
+    t: &crate::model::task::TaskCell,
+) -> Vec<(std::sync::Arc<crate::model::task::TaskCell>, u64)> {
+    t.exec
         .tasks()
         .into_iter()
         .filter(|o| o.pid != t.pid)
         .filter_map(|o| o.rcu.section().map(|sec| (o.clone(), sec)))
-        .collect();
-    t.exec.emit(&t, Cat::Sleep, "synchronize_rcu", || format!("waits for {} reader(s)", readers.len()));
+        .collect()
+}
+
+/// A grace period: waits until each of `readers` has left the section it was in.
+pub(crate) fn wait_for_readers(readers: Vec<(std::sync::Arc<crate::model::task::TaskCell>, u64)>) {
     for (r, section) in readers {
-        loop {
-            if r.rcu.section() != Some(section) {
-                break;
-            }
+        while r.rcu.section() == Some(section) {
             yield_now();
         }
     }
-    updater_order(false);
-    yield_now();
 }

@@ -120,6 +120,34 @@ pub fn non_block_end() {
     st.non_block = st.non_block.saturating_sub(1);
 }
 
+/// `send_sig(sig, p, 0)`: makes a signal pending for task `pid` and wakes it from an
+/// interruptible sleep (`wait_event_interruptible()`, `wait_for_completion_interruptible()`,
+/// a contended `mutex_lock_interruptible()` about to wait), which then returns `-ERESTARTSYS`
+/// / `-EINTR`. Returns false if no task has that pid.
+///
+/// # Context
+/// Any.
+#[track_caller]
+pub fn send_sig(pid: u32) -> bool {
+    let t = crate::model::current_in("send_sig()");
+    let Some(p) = t.exec.tasks().into_iter().find(|x| x.pid == pid) else { return false };
+    p.signal.store(true, std::sync::atomic::Ordering::SeqCst);
+    t.exec.sleepers.wake_task(pid);
+    true
+}
+
+/// `signal_pending(current)`.
+#[track_caller]
+pub fn signal_pending() -> bool {
+    crate::model::current_in("signal_pending()").signal.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// `flush_signals(current)`: forgets the pending signal.
+#[track_caller]
+pub fn flush_signals() {
+    crate::model::current_in("flush_signals()").signal.store(false, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// The current task's pid.
 pub fn current_pid() -> u32 {
     current().pid

@@ -56,7 +56,7 @@ impl<T> SpinLock<T> {
         self.name
     }
 
-    fn id(&self) -> usize {
+    pub(crate) fn id(&self) -> usize {
         self as *const Self as usize
     }
 
@@ -73,6 +73,8 @@ impl<T> SpinLock<T> {
     fn acquire_at(&self, flavour: Flavour, op: &'static str, at: Loc) -> SpinLockGuard<'_, T> {
         let t = current();
         self.enter(&t, flavour, Site { at, op });
+        // Spinning on a lock this CPU already holds (an interrupt taking its task's lock) never ends.
+        crate::model::cpu::spin_deadlock_check(&t, self.name, self.id(), false, at);
         let guard = self.raw.lock();
         SpinLockGuard { guard: Some(guard), lock: self, flavour, task: t.arc(), taken_at: at }
     }
@@ -128,6 +130,41 @@ impl<T> SpinLock<T> {
     pub fn lock_bh(&self) -> SpinLockGuard<'_, T> {
         self.acquire(Flavour::Bh, "spin_lock_bh")
     }
+
+    /// `spin_trylock(&lock)` at `at`: `preempt_disable()`, then the lock if it is free (lockdep
+    /// records a trylock), else `preempt_enable()` and `None`.
+    pub(crate) fn try_lock_at(&self, at: Loc) -> Option<SpinLockGuard<'_, T>> {
+        let t = crate::model::current_in("spin_trylock()");
+        let site = Site { at, op: "spin_trylock" };
+        let count = t.exec.config().preempt_count;
+        if count {
+            count_add(&t, PREEMPT_OFFSET, site);
+        }
+        let Some(guard) = self.raw.try_lock() else {
+            if count {
+                count_sub(&t, PREEMPT_OFFSET, site);
+            }
+            return None;
+        };
+        let how = crate::model::lockdep::Acquire { kind: LockKind::Spin, read: false, trylock: true };
+        crate::model::lockdep::lock_acquire_as(&t, self.name, self.id(), how, site);
+        Some(SpinLockGuard {
+            guard: Some(guard),
+            lock: self,
+            flavour: Flavour::Plain,
+            task: t.arc(),
+            taken_at: at,
+        })
+    }
+}
+
+/// `spin_trylock(&lock)`: the lock if it is free now; never spins.
+///
+/// # Context
+/// Any but NMI; on success the holder is atomic (+1), as after `spin_lock`.
+#[track_caller]
+pub fn spin_trylock<T>(lock: &SpinLock<T>) -> Option<SpinLockGuard<'_, T>> {
+    lock.try_lock_at(Loc::caller())
 }
 
 impl<T> SpinLockGuard<'_, T> {
@@ -275,6 +312,9 @@ impl<T> SpinLock<T> {
     /// # Context
     /// Any; never spins.
     pub fn try_lock_flavour_at(&self, flavour: SpinFlavour, at: Loc) -> Option<SpinLockGuard<'_, T>> {
+        if let SpinFlavour::Plain = flavour {
+            return self.try_lock_at(at);
+        }
         let guard = self.raw.try_lock()?;
         let t = current();
         let f = match flavour {

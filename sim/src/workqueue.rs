@@ -16,6 +16,8 @@ struct WorkInner {
     name: &'static str,
     func: Box<WorkFn>,
     pending: AtomicBool,
+    /// Bumped by a cancel: a queued execution from before it does not run.
+    gen: std::sync::atomic::AtomicU64,
     running: Mutex<Vec<TaskHandle<()>>>,
 }
 
@@ -31,6 +33,7 @@ impl WorkStruct {
             name,
             func: Box::new(func),
             pending: AtomicBool::new(false),
+            gen: std::sync::atomic::AtomicU64::new(0),
             running: Mutex::new(Vec::new()),
         }))
     }
@@ -75,7 +78,11 @@ fn queue(wq_name: &str, work: &WorkStruct) -> bool {
         return false;
     }
     let inner = work.0.clone();
+    let gen = work.0.gen.load(Ordering::SeqCst);
     let h = spawn_task(&format!("kworker/{wq_name}"), TaskKind::Worker, Some(work.0.name), move || {
+        if inner.gen.load(Ordering::SeqCst) != gen {
+            return; // cancelled before it ran
+        }
         // The kernel clears PENDING before calling the function, so it may be queued again.
         inner.pending.store(false, Ordering::SeqCst);
         crate::kfn!(inner.name);
@@ -135,4 +142,83 @@ pub fn flush_workqueue(wq: &Workqueue) {
 #[track_caller]
 pub fn destroy_workqueue(wq: Arc<Workqueue>) {
     flush_workqueue(&wq);
+}
+
+/// `cancel_work_sync(work)`: a queued execution that has not started will not run; one that
+/// is running is waited for. Whether it was pending.
+///
+/// # Context
+/// May sleep.
+#[track_caller]
+pub fn cancel_work_sync(work: &WorkStruct) -> bool {
+    let at = Loc::caller();
+    might_sleep_at(at, "cancel_work_sync()", None);
+    let was = work.0.pending.swap(false, Ordering::SeqCst);
+    work.0.gen.fetch_add(1, Ordering::SeqCst);
+    let handles: Vec<TaskHandle<()>> =
+        std::mem::take(&mut *work.0.running.lock().unwrap_or_else(|e| e.into_inner()));
+    for h in handles {
+        h.join();
+    }
+    was
+}
+
+/// `struct delayed_work`: a work item and the timer that queues it (`INIT_DELAYED_WORK`).
+#[derive(Clone)]
+pub struct DelayedWork {
+    /// The work item the timer queues.
+    pub work: WorkStruct,
+    timer: crate::timer::TimerList,
+}
+
+impl DelayedWork {
+    /// `INIT_DELAYED_WORK(&dwork, func)`.
+    #[track_caller]
+    pub fn new(name: &'static str, func: impl Fn() + Send + Sync + 'static) -> Self {
+        let work = WorkStruct::new(name, func);
+        let timer = crate::timer::TimerList::new(name);
+        let w = work.clone();
+        crate::timer::timer_setup(&timer, "delayed_work_timer_fn", move || {
+            queue("events", &w);
+        });
+        DelayedWork { work, timer }
+    }
+}
+
+/// `schedule_delayed_work(&dwork, delay)`: queues the work after `delay` jiffies (its timer
+/// fires when the scheduler lets it); false if it is already pending.
+///
+/// # Context
+/// Any; never sleeps.
+#[track_caller]
+pub fn schedule_delayed_work(dw: &DelayedWork, delay: u64) -> bool {
+    if dw.work.pending() || crate::timer::timer_pending(&dw.timer) {
+        return false;
+    }
+    if delay == 0 {
+        return queue("events", &dw.work);
+    }
+    let now = crate::timer::jiffies();
+    !crate::timer::mod_timer(&dw.timer, now + delay)
+}
+
+/// `cancel_delayed_work(&dwork)`: stops the timer if it has not fired; whether it was pending.
+///
+/// # Context
+/// Any; never sleeps.
+#[track_caller]
+pub fn cancel_delayed_work(dw: &DelayedWork) -> bool {
+    crate::timer::del_timer(&dw.timer)
+}
+
+/// `cancel_delayed_work_sync(&dwork)`: stops the timer, cancels the queued work and waits for
+/// a running one; whether it was pending.
+///
+/// # Context
+/// May sleep.
+#[track_caller]
+pub fn cancel_delayed_work_sync(dw: &DelayedWork) -> bool {
+    might_sleep_at(Loc::caller(), "cancel_delayed_work_sync()", None);
+    let timer = crate::timer::del_timer_sync(&dw.timer);
+    cancel_work_sync(&dw.work) || timer
 }

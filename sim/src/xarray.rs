@@ -95,6 +95,26 @@ pub fn xa_load<T: Clone + PartialEq>(xa: &XArray<T>, index: u64) -> Option<T> {
     v
 }
 
+/// `xas_load()` of a fresh `XA_STATE(xas, xa, index)`: the entry, read with the xarray's
+/// own `rcu_dereference_check(.., lockdep_is_held(&xa->xa_lock))` — so PROVE_RCU reports a
+/// caller that holds neither the RCU read lock nor `xa_lock` (unlike `xa_load()`, which takes
+/// the RCU read lock itself).
+///
+/// # Context
+/// Any; inside `rcu_read_lock()` or with `xa_lock` held.
+#[track_caller]
+pub fn xas_load<T: Clone + PartialEq>(xa: &XArray<T>, index: u64) -> Option<T> {
+    let at = Loc::caller();
+    let t = crate::model::current_in("xas_load()");
+    let locked = t.state().held.iter().any(|h| h.instance == xa.lock.id());
+    if !locked && t.rcu.depth() == 0 {
+        crate::rcu_pointer::suspicious(&t, at, "suspicious rcu_dereference_check() usage");
+    }
+    xa.ghost.read();
+    let v = xa.inner().items.get(index).cloned();
+    v
+}
+
 /// `__xas_nomem()` for the nodes a store of `index` needs: with a blocking GFP the xarray's own
 /// lock is dropped around the allocation and retaken.
 fn nomem<T: Clone + PartialEq>(

@@ -404,7 +404,25 @@ fn sleeping_apis_report_when_called_atomically() {
 
 #[test]
 fn synchronize_rcu_inside_read_side_section_is_reported() {
+    // PROVE_RCU (on with lockdep) reports it first, as the kernel's RCU_LOCKDEP_WARN does;
+    // without it the wait's might_sleep() does.
     let (o, lines) = run(Config::modern(), |l| {
+        at!(l, "lock", rcu_read_lock());
+        at!(l, "sync", synchronize_rcu());
+    });
+    let r = only_report(&o);
+    assert_eq!(r.kind, Violation::SuspiciousRcu);
+    assert_lines_in_order(
+        &r.text,
+        &[
+            "WARNING: suspicious RCU usage",
+            &format!(
+                "{} Illegal synchronize_rcu() in RCU read-side critical section!",
+                lines.site(FILE, "sync")
+            ),
+        ],
+    );
+    let (o, lines) = run(Config::modern().prove_rcu(false), |l| {
         at!(l, "lock", rcu_read_lock());
         at!(l, "sync", synchronize_rcu());
     });

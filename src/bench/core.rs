@@ -3,7 +3,8 @@
 //! unlock; the main task joins both — written three times: against ksim (run under its random
 //! and loom schedulers), directly against shuttle, and directly against loom. The ratios are
 //! per-execution times (ksim / raw), since ksim's extra scheduling points may change how many
-//! executions loom's exhaustive search visits.
+//! executions loom's exhaustive search visits. And the cost of lockdep's irq-state tracking:
+//! a spinlock acquire/release pair with it on ÷ off (`lockdep_irq_tracking_ratio`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -80,6 +81,29 @@ fn raw_loom() -> (Duration, u64) {
     (start.elapsed(), count.load(Ordering::Relaxed) as u64)
 }
 
+/// `pairs` spin_lock/spin_unlock pairs (with one level of nesting, so lockdep sees a
+/// dependency too) in one std execution with lockdep on, irq-state tracking on or off: the
+/// seconds per pair.
+fn lock_pairs(pairs: usize, irq_tracking: bool) -> Result<f64, String> {
+    let cfg = Config::default().trace(false).lockdep_irq(irq_tracking);
+    let start = Instant::now();
+    let o = Runner::std().config(cfg).try_run(move || {
+        let outer = SpinLock::new(0u64, "bench.outer");
+        let inner = SpinLock::new(0u64, "bench.inner");
+        for _ in 0..pairs / 2 {
+            let mut g = spin_lock(&outer);
+            *g += 1;
+            let mut h = spin_lock(&inner);
+            *h += 1;
+        }
+    })?;
+    let elapsed = start.elapsed();
+    match o.first_report() {
+        Some(r) => Err(format!("the lock benchmark reported '{}'", r.headline())),
+        None => Ok(elapsed.as_secs_f64() / pairs.max(1) as f64),
+    }
+}
+
 /// Per-execution seconds of repeated measurements (the median is reported), and the last
 /// measurement's execution count.
 #[derive(Default)]
@@ -136,9 +160,22 @@ pub fn run(b: &Budget) -> super::GroupResult {
         klt.add(rounds(b.rounds, || ksim(Runner::loom(None), true))?);
         lr.add(rounds(b.rounds, || Ok(raw_loom()))?);
     }
+    // lockdep's irq-state tracking: a lock acquire/release pair with it on and off,
+    // interleaved like the rest.
+    let pairs = n * 40;
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    lock_pairs(pairs.min(1000), true)?;
+    for _ in 0..b.repeats {
+        on.push(lock_pairs(pairs, true)?);
+        off.push(lock_pairs(pairs, false)?);
+    }
+    let (on, off) = (super::median(on), super::median(off));
     let rate = |s: &Samples| 1.0 / s.median();
     let fig = |name, value, unit| Figure { name, value, unit };
-    let about = format!("random: {n} executions, loom: {} exhaustive runs", b.rounds);
+    let about = format!(
+        "random: {n} executions, loom: {} exhaustive runs, lock pairs: {pairs} per measurement",
+        b.rounds
+    );
     Ok((
         about,
         vec![
@@ -154,6 +191,9 @@ pub fn run(b: &Budget) -> super::GroupResult {
             fig("shuttle_overhead_ratio_traced", krt.median() / sr.median(), Unit::Ratio),
             fig("loom_overhead_ratio", kl.median() / lr.median(), Unit::Ratio),
             fig("loom_overhead_ratio_traced", klt.median() / lr.median(), Unit::Ratio),
+            fig("lock_pair_irq_tracking_per_sec", 1.0 / on, Unit::OpsPerSec),
+            fig("lock_pair_no_irq_tracking_per_sec", 1.0 / off, Unit::OpsPerSec),
+            fig("lockdep_irq_tracking_ratio", on / off, Unit::Ratio),
         ],
     ))
 }

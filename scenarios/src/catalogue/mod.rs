@@ -1,6 +1,7 @@
 //! The scenario catalogue.
 
 mod brd;
+mod checks;
 mod dax;
 mod demo;
 
@@ -12,6 +13,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(dax::scenarios());
     v.extend(brd::scenarios());
     v.extend(demo::scenarios());
+    v.extend(checks::scenarios());
     v
 }
 

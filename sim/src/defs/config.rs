@@ -50,6 +50,16 @@ pub struct Config {
     pub debug_preempt: bool,
     /// `CONFIG_PROVE_LOCKING`: lockdep-lite (recursion, bad unlock, lock-order inversion).
     pub lockdep: bool,
+    /// lockdep's irq-state tracking (`CONFIG_TRACE_IRQFLAGS` under `PROVE_LOCKING`): each lock
+    /// class's hardirq/softirq usage bits and the checks on them ("inconsistent lock state",
+    /// "irq lock inversion"). Only with `lockdep`.
+    pub lockdep_irq: bool,
+    /// `CONFIG_PROVE_RCU` (on with `PROVE_LOCKING` in the kernel): `rcu_dereference*()` checks
+    /// and "Illegal synchronize_rcu() in RCU read-side critical section". Only with `lockdep`.
+    pub prove_rcu: bool,
+    /// `CONFIG_PROVE_RAW_LOCK_NESTING`: lockdep's wait-context check ("BUG: Invalid wait
+    /// context"), reporting what PREEMPT_RT would break. Off by default, as in the kernel.
+    pub wait_context: bool,
     /// Observed or contract checking.
     pub mode: CheckMode,
     /// The kernel's one-report-per-HZ rate limit in `___might_sleep`. Off by default: tests
@@ -106,6 +116,9 @@ impl Config {
             debug_atomic_sleep: true,
             debug_preempt: true,
             lockdep: true,
+            lockdep_irq: true,
+            prove_rcu: true,
+            wait_context: false,
             mode: CheckMode::Observed,
             rate_limit: false,
             panic_on_report: true,
@@ -166,6 +179,30 @@ impl Config {
     /// Sets the fault plan.
     pub fn faults(mut self, plan: FaultPlan) -> Self {
         self.faults = plan;
+        self
+    }
+
+    /// `CONFIG_PROVE_LOCKING` on or off (lockdep and the checks built on it).
+    pub fn lockdep(mut self, on: bool) -> Self {
+        self.lockdep = on;
+        self
+    }
+
+    /// lockdep's irq-state tracking on or off.
+    pub fn lockdep_irq(mut self, on: bool) -> Self {
+        self.lockdep_irq = on;
+        self
+    }
+
+    /// `CONFIG_PROVE_RCU` on or off.
+    pub fn prove_rcu(mut self, on: bool) -> Self {
+        self.prove_rcu = on;
+        self
+    }
+
+    /// `CONFIG_PROVE_RAW_LOCK_NESTING` (the wait-context check) on or off.
+    pub fn wait_context(mut self, on: bool) -> Self {
+        self.wait_context = on;
         self
     }
 

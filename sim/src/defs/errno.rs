@@ -9,6 +9,8 @@ use std::fmt;
 pub enum Errno {
     /// Operation not permitted (1).
     EPERM,
+    /// Interrupted system call (4).
+    EINTR,
     /// I/O error (5).
     EIO,
     /// No such device or address (6).
@@ -37,6 +39,8 @@ pub enum Errno {
     ERANGE,
     /// Operation not supported (95).
     EOPNOTSUPP,
+    /// Kernel-internal "restart the system call" (512): an interruptible wait a signal ended.
+    ERESTARTSYS,
     /// Kernel-internal "no ioctl command" (515).
     ENOIOCTLCMD,
 }
@@ -46,6 +50,7 @@ impl Errno {
     pub fn code(self) -> i32 {
         match self {
             Errno::EPERM => 1,
+            Errno::EINTR => 4,
             Errno::EIO => 5,
             Errno::ENXIO => 6,
             Errno::EAGAIN => 11,
@@ -60,6 +65,7 @@ impl Errno {
             Errno::ENOSPC => 28,
             Errno::ERANGE => 34,
             Errno::EOPNOTSUPP => 95,
+            Errno::ERESTARTSYS => 512,
             Errno::ENOIOCTLCMD => 515,
         }
     }
@@ -79,6 +85,7 @@ impl Errno {
     pub fn name(self) -> &'static str {
         match self {
             Errno::EPERM => "EPERM",
+            Errno::EINTR => "EINTR",
             Errno::EIO => "EIO",
             Errno::ENXIO => "ENXIO",
             Errno::EAGAIN => "EAGAIN",
@@ -93,6 +100,7 @@ impl Errno {
             Errno::ENOSPC => "ENOSPC",
             Errno::ERANGE => "ERANGE",
             Errno::EOPNOTSUPP => "EOPNOTSUPP",
+            Errno::ERESTARTSYS => "ERESTARTSYS",
             Errno::ENOIOCTLCMD => "ENOIOCTLCMD",
         }
     }
@@ -117,6 +125,7 @@ impl std::ops::Neg for Errno {
 
 const ALL: &[Errno] = &[
     Errno::EPERM,
+    Errno::EINTR,
     Errno::EIO,
     Errno::ENXIO,
     Errno::EAGAIN,
@@ -131,6 +140,7 @@ const ALL: &[Errno] = &[
     Errno::ENOSPC,
     Errno::ERANGE,
     Errno::EOPNOTSUPP,
+    Errno::ERESTARTSYS,
     Errno::ENOIOCTLCMD,
 ];
 

@@ -30,6 +30,19 @@ std::thread_local! {
     static STD_TASK: StdSlot = const { StdSlot(RefCell::new(None)) };
     static STD_CURRENT: Cell<*const TaskCell> = const { Cell::new(std::ptr::null()) };
     static STD_BORROWS: Cell<usize> = const { Cell::new(0) };
+    /// Interrupt tasks raised and not yet arrived in the shuttle or loom execution running on
+    /// this OS thread (all its tasks share it): while 0 no scheduling point opens an irq
+    /// window, and the hot path pays one load.
+    static IRQS_PENDING: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Counts an interrupt task raised (`+1`) or arrived (`-1`) on this OS thread; `None` resets
+/// the count (a new execution).
+pub(crate) fn irqs_pending(delta: Option<i32>) {
+    IRQS_PENDING.set(match delta {
+        Some(d) => IRQS_PENDING.get().saturating_add_signed(d),
+        None => 0,
+    });
 }
 
 /// Owns the std backend's current task.
@@ -169,6 +182,23 @@ pub(crate) fn yield_now() {
         BackendKind::Shuttle => shuttle::thread::yield_now(),
         BackendKind::Loom => loom::thread::yield_now(),
     }
+    after_point();
+}
+
+/// After every scheduling point of a task under shuttle or loom: the irq window, where a
+/// pending interrupt may arrive on this task's CPU (`cpu`). Nothing under std (no task of a
+/// std run waits anywhere an interrupt could find it) or outside a task.
+#[inline]
+pub(crate) fn after_point() {
+    if IRQS_PENDING.get() == 0 || !STD_CURRENT.get().is_null() {
+        return;
+    }
+    if matches!(try_backend(), None | Some(BackendKind::Std)) {
+        return;
+    }
+    if let Some(t) = current_task() {
+        super::cpu::window(&t);
+    }
 }
 
 /// A blocking lock of the current backend. Simulated spinlocks use it too: shuttle's DFS does not
@@ -198,6 +228,13 @@ impl<T> RawMutex<T> {
     /// Blocks until the lock is taken. A poisoned lock (its holder's task failed a check) is
     /// taken anyway: the failure is already reported.
     pub(crate) fn lock(&self) -> RawGuard<'_, T> {
+        let g = self.lock_quiet();
+        after_point();
+        g
+    }
+
+    /// [`RawMutex::lock`] without the irq window after it (the interrupt model's own waits).
+    pub(crate) fn lock_quiet(&self) -> RawGuard<'_, T> {
         match self {
             RawMutex::Std(m) => RawGuard::Std(m.lock().unwrap_or_else(|e| e.into_inner())),
             RawMutex::Shuttle(m) => RawGuard::Shuttle(m.lock().unwrap_or_else(|e| e.into_inner())),
@@ -208,6 +245,12 @@ impl<T> RawMutex<T> {
     }
 
     pub(crate) fn try_lock(&self) -> Option<RawGuard<'_, T>> {
+        let g = self.try_lock_quiet();
+        after_point();
+        g
+    }
+
+    fn try_lock_quiet(&self) -> Option<RawGuard<'_, T>> {
         use std::sync::TryLockError as E;
         macro_rules! try_it {
             ($m:expr, $v:ident) => {
@@ -247,6 +290,120 @@ impl<T> std::ops::DerefMut for RawGuard<'_, T> {
     }
 }
 
+/// A condition variable of the current backend, paired with a [`RawMutex`] of the same one.
+pub(crate) enum RawCondvar {
+    Std(std::sync::Condvar),
+    Shuttle(shuttle::sync::Condvar),
+    Loom(loom::sync::Condvar),
+}
+
+impl RawCondvar {
+    pub(crate) fn new() -> Self {
+        match backend() {
+            BackendKind::Std => RawCondvar::Std(std::sync::Condvar::new()),
+            BackendKind::Shuttle => RawCondvar::Shuttle(shuttle::sync::Condvar::new()),
+            BackendKind::Loom => RawCondvar::Loom(loom::sync::Condvar::new()),
+        }
+    }
+
+    /// Waits for a notification, releasing `g` meanwhile; under std it also returns after
+    /// `poll` (the caller re-checks, and may find every task waiting). No irq window: the
+    /// model's own waits hold bookkeeping mutexes here, and an interrupt must not find a
+    /// task holding one.
+    pub(crate) fn wait_quiet<'a, T>(&self, g: RawGuard<'a, T>, poll: std::time::Duration) -> RawGuard<'a, T> {
+        match (self, g) {
+            (RawCondvar::Std(c), RawGuard::Std(g)) => {
+                RawGuard::Std(c.wait_timeout(g, poll).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0))
+            }
+            (RawCondvar::Shuttle(c), RawGuard::Shuttle(g)) => {
+                RawGuard::Shuttle(c.wait(g).unwrap_or_else(|e| e.into_inner()))
+            }
+            (RawCondvar::Loom(c), RawGuard::Loom(g)) => {
+                RawGuard::Loom(loom_blocking(|| c.wait(g)).unwrap_or_else(|e| e.into_inner()))
+            }
+            _ => unreachable!("a condvar and a mutex of different backends"),
+        }
+    }
+
+    pub(crate) fn notify_all(&self) {
+        match self {
+            RawCondvar::Std(c) => c.notify_all(),
+            RawCondvar::Shuttle(c) => c.notify_all(),
+            RawCondvar::Loom(c) => c.notify_all(),
+        }
+    }
+}
+
+/// A one-shot event: [`RawEvent::wait`] blocks until [`RawEvent::set`].
+pub(crate) struct RawEvent {
+    set: RawMutex<bool>,
+    cv: RawCondvar,
+}
+
+impl RawEvent {
+    pub(crate) fn new() -> Self {
+        RawEvent { set: RawMutex::new(false), cv: RawCondvar::new() }
+    }
+
+    pub(crate) fn set(&self) {
+        *self.set.lock_quiet() = true;
+        self.cv.notify_all();
+    }
+
+    pub(crate) fn wait(&self) {
+        let mut g = self.set.lock_quiet();
+        while !*g {
+            g = self.cv.wait_quiet(g, std::time::Duration::from_millis(10));
+        }
+    }
+}
+
+/// A counting semaphore of the current backend, with no guard: the lock word of every lock
+/// type built on `model::lock` (a reader takes one permit, a writer all of them), so the C
+/// face can lock and unlock in separate calls.
+pub(crate) struct RawSem {
+    avail: RawMutex<i64>,
+    cv: RawCondvar,
+}
+
+impl RawSem {
+    pub(crate) fn new(permits: i64) -> Self {
+        RawSem { avail: RawMutex::new(permits), cv: RawCondvar::new() }
+    }
+
+    /// Takes `n` permits, blocking until they are free. The semaphore's own mutex is
+    /// bookkeeping: the irq window comes after it is released.
+    pub(crate) fn acquire(&self, n: i64) {
+        {
+            let mut g = self.avail.lock_quiet();
+            while *g < n {
+                g = self.cv.wait_quiet(g, std::time::Duration::from_millis(10));
+            }
+            *g -= n;
+        }
+        after_point();
+    }
+
+    /// Takes `n` permits if they are free.
+    pub(crate) fn try_acquire(&self, n: i64) -> bool {
+        let ok = {
+            let mut g = self.avail.lock_quiet();
+            let ok = *g >= n;
+            if ok {
+                *g -= n;
+            }
+            ok
+        };
+        after_point();
+        ok
+    }
+
+    pub(crate) fn release(&self, n: i64) {
+        *self.avail.lock_quiet() += n;
+        self.cv.notify_all();
+    }
+}
+
 /// A word of the current backend that drivers race on (atomic_t, page counters).
 pub(crate) enum RawAtomic {
     Std(std::sync::atomic::AtomicI64),
@@ -265,11 +422,13 @@ impl RawAtomic {
 
     pub(crate) fn load(&self) -> i64 {
         use std::sync::atomic::Ordering::SeqCst;
-        match self {
+        let v = match self {
             RawAtomic::Std(a) => a.load(SeqCst),
             RawAtomic::Shuttle(a) => a.load(SeqCst),
             RawAtomic::Loom(a) => a.load(SeqCst),
-        }
+        };
+        after_point();
+        v
     }
 
     pub(crate) fn store(&self, v: i64) {
@@ -279,9 +438,17 @@ impl RawAtomic {
             RawAtomic::Shuttle(a) => a.store(v, SeqCst),
             RawAtomic::Loom(a) => a.store(v, SeqCst),
         }
+        after_point();
     }
 
     pub(crate) fn fetch_add(&self, v: i64) -> i64 {
+        let old = self.fetch_add_quiet(v);
+        after_point();
+        old
+    }
+
+    /// [`RawAtomic::fetch_add`] without the irq window after it (the interrupt model's own word).
+    pub(crate) fn fetch_add_quiet(&self, v: i64) -> i64 {
         use std::sync::atomic::Ordering::SeqCst;
         match self {
             RawAtomic::Std(a) => a.fetch_add(v, SeqCst),
@@ -292,11 +459,13 @@ impl RawAtomic {
 
     pub(crate) fn compare_exchange(&self, old: i64, new: i64) -> Result<i64, i64> {
         use std::sync::atomic::Ordering::SeqCst;
-        match self {
+        let r = match self {
             RawAtomic::Std(a) => a.compare_exchange(old, new, SeqCst, SeqCst),
             RawAtomic::Shuttle(a) => a.compare_exchange(old, new, SeqCst, SeqCst),
             RawAtomic::Loom(a) => a.compare_exchange(old, new, SeqCst, SeqCst),
-        }
+        };
+        after_point();
+        r
     }
 }
 
@@ -352,11 +521,13 @@ pub(crate) type JoinResult<T> = Result<T, Box<dyn std::any::Any + Send + 'static
 
 impl<T> RawJoin<T> {
     pub(crate) fn join(self) -> JoinResult<T> {
-        match self {
+        let r = match self {
             RawJoin::Std(h) => h.join(),
             RawJoin::Shuttle(h) => h.join(),
             RawJoin::Loom(h) => loom_blocking(|| h.join()),
-        }
+        };
+        after_point();
+        r
     }
 }
 
@@ -410,14 +581,17 @@ where
                 .stack_size(super::runner::TASK_STACK)
                 .spawn(f)
                 .expect("shuttle spawn");
+            after_point();
             RawJoin::Shuttle(h)
         }
-        BackendKind::Loom => RawJoin::Loom(
+        BackendKind::Loom => {
             // loom hands the size to its coroutine library in words.
-            loom::thread::Builder::new()
+            let h = loom::thread::Builder::new()
                 .stack_size(super::runner::TASK_STACK / std::mem::size_of::<usize>())
                 .spawn(f)
-                .expect("loom spawn"),
-        ),
+                .expect("loom spawn");
+            after_point();
+            RawJoin::Loom(h)
+        }
     }
 }

@@ -49,9 +49,9 @@ pub(crate) struct RunShared {
 impl RunShared {
     pub(crate) fn new(config: Config, spec: RunSpec) -> Self {
         RunShared {
+            lockdep: Mutex::new(LockGraph::new(&config)),
             config,
             spec,
-            lockdep: Mutex::new(LockGraph::default()),
             results: Mutex::new(RunResults::default()),
             executions: AtomicU64::new(0),
             max_tasks: AtomicU32::new(0),
@@ -105,6 +105,15 @@ pub struct Exec {
     jiffies: AtomicU64,
     last_report_jiffy: Mutex<Option<u64>>,
     failed: AtomicBool,
+    /// Tasks asleep in waits, and the live and blocked counts (`waitq`).
+    pub(crate) sleepers: super::waitq::Sleepers,
+    /// The user address space of the process the run's tasks serve (`uaccess`).
+    pub(crate) user: Mutex<super::uaccess::UserMm>,
+    /// `call_rcu()` callbacks not yet waited for (`rcu_barrier()`, and the end of the
+    /// execution, which waits for them before its leak check).
+    pub(crate) rcu_callbacks: Mutex<Vec<super::TaskHandle<()>>>,
+    /// Which CPU interrupts arrive on (`cpu`).
+    pub(crate) cpus: super::cpu::Cpus,
     /// Registered interrupt handlers, by irq line.
     pub(crate) irqs: Mutex<BTreeMap<u32, Arc<super::irq::IrqAction>>>,
     /// The page ledger.
@@ -141,6 +150,10 @@ impl Exec {
             last_report_jiffy: Mutex::new(None),
             failed: AtomicBool::new(false),
             irqs: Mutex::new(BTreeMap::new()),
+            cpus: super::cpu::Cpus::new(),
+            rcu_callbacks: Mutex::new(Vec::new()),
+            user: Mutex::new(super::uaccess::UserMm::default()),
+            sleepers: super::waitq::Sleepers::default(),
             mm: BookLock::new(super::mem::state::Mm::new(
                 &run.config,
                 // DFS and loom re-run a prefix of an earlier execution's schedule, so an
@@ -176,6 +189,7 @@ impl Exec {
         let pid = self.next_pid.fetch_add(1, Ordering::Relaxed);
         self.run.max_tasks.fetch_max(pid, Ordering::Relaxed);
         let t = Arc::new(TaskCell::new(pid, Arc::from(name), kind, self.clone()));
+        self.sleepers.task_started();
         lock(&self.tasks).push(t.clone());
         t
     }
@@ -351,6 +365,7 @@ impl Exec {
         lock(&self.locals).clear();
         lock(&self.tasks).clear();
         lock(&self.irqs).clear();
+        lock(&self.rcu_callbacks).clear();
     }
 
     /// Keeps the trace of a finished execution if its behaviour is new.
@@ -386,6 +401,11 @@ impl Exec {
             }
         }
         drop(graph);
+        let sleeping = self.sleepers.describe(&self.tasks());
+        if !sleeping.is_empty() {
+            body.push('\n');
+            body.push_str(&sleeping);
+        }
         self.record_external(None, Violation::Deadlock, body);
     }
 }

@@ -9,53 +9,70 @@ use std::fmt::Write as _;
 
 use crate::defs::loc::Loc;
 
+use super::lockdep_irq::Usage;
 use super::report::Violation;
 use super::task::{HeldLock, LockKind, Site, TaskCell, TaskState};
 use super::trace::Cat;
-use crate::defs::preempt_mask::{HARDIRQ_MASK, SOFTIRQ_MASK, SOFTIRQ_OFFSET};
-
-/// lockdep's per-class usage bits, for the `{+.+.}` column.
-#[derive(Clone, Copy, Debug, Default)]
-struct Usage {
-    hardirq_on: bool,
-    in_hardirq: bool,
-    softirq_on: bool,
-    in_softirq: bool,
-}
-
-fn usage_char(on: bool, used_in: bool) -> char {
-    match (used_in, on) {
-        (true, true) => '?',
-        (true, false) => '-',
-        (false, true) => '+',
-        (false, false) => '.',
-    }
-}
+use crate::defs::config::Config;
 
 /// Where an edge A -> B was first seen: B taken at `next` while A (taken at `prev`) was held.
 #[derive(Clone, Debug)]
-struct Edge {
-    prev: Site,
-    next: Site,
-    task: String,
+pub(crate) struct Edge {
+    pub(crate) prev: Site,
+    pub(crate) next: Site,
+    pub(crate) task: String,
+}
+
+/// How a lock is being acquired, beyond its class and instance.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Acquire {
+    /// What kind of lock (its wait type for the wait-context check).
+    pub kind: LockKind,
+    /// A read acquisition (`read_lock`, `down_read`).
+    pub read: bool,
+    /// A trylock: it cannot deadlock, so lockdep does not mark irq usage for it.
+    pub trylock: bool,
+}
+
+impl Acquire {
+    /// An exclusive, blocking acquisition of a lock of `kind`.
+    pub(crate) fn of(kind: LockKind) -> Self {
+        Acquire { kind, read: false, trylock: false }
+    }
 }
 
 /// The run-wide lock graph.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct LockGraph {
-    usage: BTreeMap<&'static str, Usage>,
-    edges: BTreeMap<&'static str, BTreeMap<&'static str, Edge>>,
+    pub(crate) usage: BTreeMap<&'static str, Usage>,
+    pub(crate) edges: BTreeMap<&'static str, BTreeMap<&'static str, Edge>>,
+    /// Print lockdep's `-{n:n}` wait types after the usage (with `PROVE_RAW_LOCK_NESTING`).
+    wait_types: bool,
+    /// The run's checks: irq-state tracking, wait context, the report format.
+    pub(crate) irq_tracking: bool,
+    pub(crate) profile: crate::defs::config::Profile,
 }
 
 impl LockGraph {
-    /// `(name){+.+.}` as lockdep prints a class.
+    /// The graph of a run with `config`.
+    pub(crate) fn new(config: &Config) -> Self {
+        LockGraph {
+            wait_types: config.wait_context,
+            irq_tracking: config.lockdep_irq,
+            profile: config.profile,
+            usage: BTreeMap::new(),
+            edges: BTreeMap::new(),
+        }
+    }
+
+    /// `(name){+.+.}` as lockdep prints a class (and `-{3:3}` with the wait-context check on).
     pub(crate) fn class(&self, class: &str) -> String {
-        let u = self.usage.get(class).copied().unwrap_or_default();
-        format!(
-            "({class}){{{}.{}.}}",
-            usage_char(u.hardirq_on, u.in_hardirq),
-            usage_char(u.softirq_on, u.in_softirq)
-        )
+        let u = self.usage.get(class);
+        let chars = u.map_or_else(|| "....".to_string(), Usage::chars);
+        match (self.wait_types, u) {
+            (true, Some(u)) => format!("({class}){{{chars}}}-{{{w}:{w}}}", w = u.wait_type),
+            _ => format!("({class}){{{chars}}}"),
+        }
     }
 
     /// lockdep's held-locks listing ("%d lock%s held by %s/%d:").
@@ -76,30 +93,41 @@ impl LockGraph {
 
     /// Records the acquisition of `class` by a task in state `st` and checks it against the
     /// locks the task holds. Returns the violation and its report body, if any.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn acquire(
         &mut self,
         task: &TaskCell,
         st: &TaskState,
         class: &'static str,
         instance: usize,
+        how: Acquire,
         site: Site,
+        wait_check: bool,
     ) -> Option<(Violation, String)> {
-        let u = self.usage.entry(class).or_default();
-        if !st.irqs_disabled {
-            u.hardirq_on = true;
+        if !self.usage.contains_key(class) {
+            self.usage.insert(class, Usage::new(how.kind.wait_type(self.wait_types)));
         }
-        if st.preempt_count & HARDIRQ_MASK != 0 {
-            u.in_hardirq = true;
+        // lockdep's order in __lock_acquire(): irq usage (mark_usage), then the wait context,
+        // then the dependency chain.
+        if self.irq_tracking {
+            if let Some(found) = self.mark_usage(task, st, class, how, site) {
+                return Some(found);
+            }
         }
-        if st.preempt_count & SOFTIRQ_MASK == 0 {
-            u.softirq_on = true;
+        if wait_check {
+            if let Some(body) = super::wait_context::check(self, task, st, class, how, site) {
+                return Some((Violation::InvalidWaitContext, body));
+            }
         }
-        if st.preempt_count & SOFTIRQ_OFFSET != 0 {
-            u.in_softirq = true;
-        }
-        if let Some(h) = st.held.iter().find(|h| h.class == class) {
+        // Readers of an rwlock_t may nest (the kernel's recursive read); an rw_semaphore's may
+        // not (a writer queued between them deadlocks both).
+        let recursive_read = |h: &HeldLock| how.read && h.read && how.kind == LockKind::RwLock;
+        if let Some(h) = st.held.iter().find(|h| h.class == class && !recursive_read(h)) {
             let deadlock = h.instance == instance;
             return Some((Violation::RecursiveLocking, self.recursive(task, st, h, site, deadlock)));
+        }
+        if st.held.iter().any(|h| h.class == class) {
+            return None;
         }
         for h in &st.held {
             if let Some(chain) = self.path(class, h.class) {
@@ -110,17 +138,23 @@ impl LockGraph {
             }
         }
         for h in &st.held {
+            let new = !self.edges.get(h.class).is_some_and(|m| m.contains_key(class));
             self.edges.entry(h.class).or_default().entry(class).or_insert_with(|| Edge {
                 prev: h.site,
                 next: site,
                 task: format!("{}/{}", task.name, task.pid),
             });
+            if new && self.irq_tracking {
+                if let Some(body) = self.check_irq_dependency(task, st, h, class, site) {
+                    return Some((Violation::IrqLockInversion, body));
+                }
+            }
         }
         None
     }
 
     /// A path of existing edges from `from` to `to`, breadth first (shortest), as class names.
-    fn path(&self, from: &'static str, to: &'static str) -> Option<Vec<&'static str>> {
+    pub(crate) fn path(&self, from: &'static str, to: &'static str) -> Option<Vec<&'static str>> {
         let mut prev: BTreeMap<&'static str, &'static str> = BTreeMap::new();
         let mut seen = BTreeSet::from([from]);
         let mut queue = VecDeque::from([from]);
@@ -230,11 +264,17 @@ impl LockGraph {
 
 /// Records that `t` acquires lock `class`/`instance` at `site` and runs the lockdep checks.
 pub(crate) fn lock_acquire(t: &TaskCell, class: &'static str, instance: usize, kind: LockKind, site: Site) {
+    lock_acquire_as(t, class, instance, Acquire::of(kind), site);
+}
+
+/// [`lock_acquire`] with how the lock is taken (read, trylock).
+pub(crate) fn lock_acquire_as(t: &TaskCell, class: &'static str, instance: usize, how: Acquire, site: Site) {
     let cfg = t.exec.config();
+    let kind = how.kind;
     if cfg.lockdep {
         let found = {
             let st = t.state();
-            t.exec.run.lockdep().acquire(t, &st, class, instance, site)
+            t.exec.run.lockdep().acquire(t, &st, class, instance, how, site, cfg.wait_context)
         };
         if let Some((v, body)) = found {
             // Taking a lock instance the task already holds can only deadlock on itself: with
@@ -249,7 +289,7 @@ pub(crate) fn lock_acquire(t: &TaskCell, class: &'static str, instance: usize, k
             }
         }
     }
-    t.state().held.push(HeldLock { class, instance, kind, site });
+    t.state().held.push(HeldLock { class, instance, kind, read: how.read, site });
     t.exec.emit(t, Cat::Lock, site.op, || format!("{class} at {}", site.file_line()));
 }
 

@@ -11,11 +11,14 @@
 pub mod backend;
 pub(crate) mod booklock;
 pub(crate) mod context;
+pub(crate) mod cpu;
 pub(crate) mod dfs;
 pub mod exec;
 pub(crate) mod fault;
 pub(crate) mod irq;
+pub mod lock;
 pub(crate) mod lockdep;
+pub(crate) mod lockdep_irq;
 pub(crate) mod mem;
 pub(crate) mod panic;
 pub mod report;
@@ -24,6 +27,9 @@ pub(crate) mod sleep;
 pub mod spec;
 pub mod task;
 pub mod trace;
+pub(crate) mod uaccess;
+pub(crate) mod wait_context;
+pub(crate) mod waitq;
 
 /// The run configuration (kept at its old path; it is a plain definition, `defs::config`).
 pub use crate::defs::config;
@@ -45,6 +51,14 @@ pub(crate) fn current() -> backend::CurrentTask {
     })
 }
 
+/// [`current`] for the API `api`: outside a run the panic names the API.
+#[inline]
+#[track_caller]
+pub(crate) fn current_in(api: &str) -> backend::CurrentTask {
+    backend::current_task()
+        .unwrap_or_else(|| panic!("ksim: {api} called outside a simulated task (call it inside Runner::run)"))
+}
+
 /// A task handle returned by `kthread_run` and friends; `join` waits for the task and returns its
 /// result (or continues the unwinding of a task that failed a check).
 pub struct TaskHandle<T> {
@@ -56,7 +70,15 @@ pub struct TaskHandle<T> {
 impl<T> TaskHandle<T> {
     /// Waits for the task to finish (a scheduling point) and returns its result.
     pub fn join(self) -> T {
-        match self.raw.join() {
+        let joined = match backend::current_task() {
+            Some(t) => {
+                let exec = t.exec.clone();
+                drop(t);
+                exec.sleepers.blocked_in(|| self.raw.join())
+            }
+            None => self.raw.join(),
+        };
+        match joined {
             Ok(v) => v,
             Err(p) => resume_unwind(p),
         }
@@ -87,12 +109,14 @@ fn run_task<T>(cell: Arc<TaskCell>, label: Option<&'static str>, f: impl FnOnce(
         Ok(v) => v,
         Err(p) => {
             note_panic(&cell, &*p);
+            cell.exec.sleepers.task_ended();
             set_current_task(None);
             resume_unwind(p)
         }
     };
     exit_check(&cell, label);
     cell.exec.emit(&cell, Cat::Task, "exit", String::new);
+    cell.exec.sleepers.task_ended();
     set_current_task(None);
     out
 }

@@ -17,6 +17,27 @@ pub enum Violation {
     /// lockdep "possible circular locking dependency detected" (AB-BA), accumulated over every
     /// execution of a run.
     LockOrderInversion,
+    /// lockdep "inconsistent lock state": a class used in hardirq (softirq) context and also
+    /// taken with that interrupt enabled, from usage accumulated over every execution of a run.
+    InconsistentLockState,
+    /// lockdep "possible irq lock inversion dependency detected" and "HARDIRQ-safe ->
+    /// HARDIRQ-unsafe lock order detected": an irq-safe lock depends on an irq-unsafe one.
+    IrqLockInversion,
+    /// PROVE_RCU "suspicious RCU usage": an RCU-protected pointer read with neither the RCU read
+    /// lock nor its update-side lock held, or `synchronize_rcu()` inside a read-side section.
+    SuspiciousRcu,
+    /// PROVE_RAW_LOCK_NESTING "BUG: Invalid wait context": a lock that may sleep on PREEMPT_RT
+    /// (or always) taken where it may not.
+    InvalidWaitContext,
+    /// A `refcount_t` warning ("refcount_t: underflow; use-after-free." and the others).
+    Refcount,
+    /// debugobjects (`CONFIG_DEBUG_OBJECTS_*`): "ODEBUG: init active ..." and its kin — an
+    /// object re-initialised or freed while still active.
+    DebugObjects,
+    /// A `WARN_ON()` / `WARN()` that fired: the kernel's own on a misused API (`kref_put()`
+    /// without a release in 4.0, `del_timer_sync()` from hardirq context, `init_completion()`
+    /// over waiters), or a driver's.
+    Warning,
     /// A task, work item or handler returned with preempt_count, irqs, RCU or locks not restored.
     UnbalancedContext,
     /// Every task blocked (the backend's deadlock detection).
@@ -45,8 +66,6 @@ pub enum Violation {
     /// A scenario's final check failed: data read back differs from the shadow model, or an
     /// errno is not the one the kernel returns.
     Integrity,
-    /// A driver `WARN_ON()` / `WARN()` that fired.
-    Warning,
     /// A driver `BUG_ON()` / `BUG()`.
     Bug,
     /// Any other panic inside the simulation (a driver or harness bug).
@@ -61,6 +80,13 @@ impl Violation {
         Violation::RecursiveLocking,
         Violation::BadUnlock,
         Violation::LockOrderInversion,
+        Violation::InconsistentLockState,
+        Violation::IrqLockInversion,
+        Violation::SuspiciousRcu,
+        Violation::InvalidWaitContext,
+        Violation::Refcount,
+        Violation::DebugObjects,
+        Violation::Warning,
         Violation::UnbalancedContext,
         Violation::Deadlock,
         Violation::UseAfterFree,
@@ -73,7 +99,6 @@ impl Violation {
         Violation::NonAddressable,
         Violation::KmapNesting,
         Violation::Integrity,
-        Violation::Warning,
         Violation::Bug,
         Violation::Panic,
     ];
@@ -86,6 +111,13 @@ impl Violation {
             Violation::RecursiveLocking => "recursive-locking",
             Violation::BadUnlock => "bad-unlock",
             Violation::LockOrderInversion => "lock-order-inversion",
+            Violation::InconsistentLockState => "inconsistent-lock-state",
+            Violation::IrqLockInversion => "irq-lock-inversion",
+            Violation::SuspiciousRcu => "suspicious-rcu-usage",
+            Violation::InvalidWaitContext => "invalid-wait-context",
+            Violation::Refcount => "refcount",
+            Violation::DebugObjects => "debug-objects",
+            Violation::Warning => "warning",
             Violation::UnbalancedContext => "unbalanced-context",
             Violation::Deadlock => "deadlock",
             Violation::UseAfterFree => "use-after-free",
@@ -98,7 +130,6 @@ impl Violation {
             Violation::NonAddressable => "non-addressable",
             Violation::KmapNesting => "kmap-nesting",
             Violation::Integrity => "integrity",
-            Violation::Warning => "warning",
             Violation::Bug => "bug",
             Violation::Panic => "panic",
         }

@@ -14,7 +14,11 @@ use crate::defs::preempt_mask::atomic_count;
 
 /// The irq-trace block lockdep prints when irqs are disabled (`print_irqtrace_events`).
 fn irqtrace(t: &TaskCell) -> String {
-    let st = t.state();
+    irqtrace_of(&t.state())
+}
+
+/// [`irqtrace`] from a state the caller already holds.
+pub(crate) fn irqtrace_of(st: &super::task::TaskState) -> String {
     let it = st.irqtrace;
     let site =
         |s: Option<Site>| s.map_or_else(|| "(none)".to_string(), |s| format!("{} {}", s.file_line(), s.op));

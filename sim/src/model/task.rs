@@ -54,6 +54,30 @@ pub enum LockKind {
     Spin,
     /// `struct mutex`.
     Mutex,
+    /// `raw_spinlock_t`.
+    RawSpin,
+    /// `rwlock_t`.
+    RwLock,
+    /// `struct rw_semaphore`.
+    RwSem,
+    /// A lockdep map that is no lock (a timer's or work item's `lockdep_map`): it orders
+    /// dependencies but waits for nothing itself.
+    Map,
+}
+
+impl LockKind {
+    /// lockdep's wait type (`{n:n}`): `LD_WAIT_SPIN` 2, `LD_WAIT_CONFIG` 3 with
+    /// `PROVE_RAW_LOCK_NESTING` (else the same as SPIN), `LD_WAIT_SLEEP` (4, or 3 without
+    /// nesting), and 0 (`LD_WAIT_INV`, not checked) for maps.
+    pub fn wait_type(self, nesting: bool) -> u8 {
+        let config = if nesting { 3 } else { 2 };
+        match self {
+            LockKind::RawSpin => 2,
+            LockKind::Spin | LockKind::RwLock => config,
+            LockKind::Mutex | LockKind::RwSem => config + 1,
+            LockKind::Map => 0,
+        }
+    }
 }
 
 /// One entry of the task's held-lock stack (lockdep's `held_lock`).
@@ -65,6 +89,8 @@ pub struct HeldLock {
     pub instance: usize,
     /// Spin or mutex.
     pub kind: LockKind,
+    /// Taken for reading (`read_lock`, `down_read`): readers share it.
+    pub read: bool,
     /// Where it was taken.
     pub site: Site,
 }
@@ -128,6 +154,8 @@ pub struct TaskState {
     pub fail_nth: u64,
     /// Mappings made so far (for their ids).
     pub kmaps_made: u32,
+    /// `current->pagefault_disabled` (`pagefault_disable()` nesting).
+    pub pagefault_disabled: u32,
 }
 
 /// One `kmap_atomic()` / `kmap_local_page()` mapping.
@@ -167,6 +195,7 @@ impl TaskState {
             radix_preload: 0,
             fail_nth: 0,
             kmaps_made: 0,
+            pagefault_disabled: 0,
         }
     }
 
@@ -291,13 +320,15 @@ pub struct TaskCell {
     pub exec: Arc<Exec>,
     /// The RCU reader state, for other tasks' grace periods.
     pub rcu: RcuReader,
+    /// `signal_pending()`: set by `send_sig()` from any task.
+    pub(crate) signal: std::sync::atomic::AtomicBool,
     state: ThreadBound<RefCell<TaskState>>,
 }
 
 impl TaskCell {
     pub(crate) fn new(pid: u32, name: Arc<str>, kind: TaskKind, exec: Arc<Exec>) -> Self {
         let state = ThreadBound::new(RefCell::new(TaskState::new(kind)));
-        TaskCell { pid, name, kind, exec, rcu: RcuReader::default(), state }
+        TaskCell { pid, name, kind, exec, rcu: RcuReader::default(), signal: Default::default(), state }
     }
 
     /// Binds the task to the OS thread that runs it (when it is installed as current).

@@ -102,10 +102,17 @@ pub(super) fn execute_one(run: &Arc<RunShared>, body: &(dyn Fn() + Send + Sync))
     if let Err(p) = catch_unwind(AssertUnwindSafe(body)) {
         note_panic(&main, &*p);
         exec.drop_locals();
+        exec.sleepers.task_ended();
         set_current_task(None);
         resume_unwind(p);
     }
+    exec.sleepers.task_ended();
     exit_check(&main, None);
+    // Module unload's rcu_barrier(): queued RCU callbacks run before the leak check.
+    let pending = std::mem::take(&mut *exec.rcu_callbacks.lock().unwrap_or_else(|e| e.into_inner()));
+    for h in pending {
+        h.join();
+    }
     crate::model::mem::kmemleak::check(&main);
     exec.emit(&main, Cat::Task, "exit", String::new);
     exec.keep_trace();
