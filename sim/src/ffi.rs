@@ -134,3 +134,12 @@ pub fn invalid_free_at(at: crate::defs::loc::Loc, op: &'static str) {
     );
     t.exec.report(&t, crate::model::report::Violation::InvalidFree, body, op);
 }
+
+/// Limits the current execution's page allocator to `free` more pages than are allocated now
+/// (`None`: no limit), as a test that wants "no free memory" sets it: the allocator then fails
+/// as at the configured limit (`Config::mem.limit_pages`).
+pub fn set_free_pages(free: Option<u64>) {
+    let t = current();
+    let mut mm = t.exec.mm();
+    mm.limit = free.map(|n| mm.in_use + n);
+}

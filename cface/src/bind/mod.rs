@@ -7,8 +7,10 @@
 mod misc;
 mod mm;
 mod sync;
+mod thread;
 
 pub use misc::debugfs_u64;
+pub(crate) use mm::page_of;
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 
@@ -21,7 +23,9 @@ pub(crate) fn lookup(name: &str) -> Option<*const c_void> {
         .iter()
         .chain(sync::TABLE)
         .chain(misc::TABLE)
+        .chain(thread::TABLE)
         .chain(crate::disk::TABLE)
+        .chain(crate::blkdev::TABLE)
         .find(|(n, _)| *n == name)
         .map(|&(_, f)| f)
 }
