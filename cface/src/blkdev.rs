@@ -68,6 +68,66 @@ unsafe extern "C-unwind" fn blkdev_get_by_dev(dev: u32, _f: *const c_char, _l: c
     p.cast()
 }
 
+/// Hands a block device the Rust side opened (a modelled driver's, such as brd v4.0's) to C code
+/// as its `struct block_device *` (an address, to pass to a C function): a C caller of a
+/// modelled driver. Give it back with [`release_for_c`].
+///
+/// # Context
+/// Inside a run.
+pub fn bdev_for_c(bdev: Bdev) -> usize {
+    let c = CBlockDevice {
+        bd_start_sect: bdev.start_sect(),
+        bd_nr_sectors: bdev.nr_sects(),
+        bd_disk: std::ptr::null_mut(),
+        bd_partno: bdev.partno as u8,
+    };
+    let p = Box::into_raw(Box::new(Opened { c, bdev }));
+    ksim::ffi::exec_local::<Opens>().0.lock().unwrap_or_else(|e| e.into_inner()).push(p as usize);
+    p as usize
+}
+
+/// Closes a block device [`bdev_for_c`] handed out (as `blkdev_put()`).
+pub fn release_for_c(p: usize) {
+    // SAFETY: checked against this execution's open devices before use.
+    unsafe { blkdev_put(p as *mut c_void) }
+}
+
+/// The open device behind a C `struct block_device *`, if it is one of this execution's.
+fn opened(b: *mut c_void) -> Option<&'static Opened> {
+    let opens = ksim::ffi::exec_local::<Opens>();
+    let v = opens.0.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: listed, so made above and not yet put (a put removes it first).
+    v.contains(&(b as usize)).then(|| unsafe { &*(b as *const Opened) })
+}
+
+/// `bdev_direct_access(bdev, sector, &addr, &pfn, size)` (the 4.0 wrapper the 2015 thread's
+/// callers used): the kernel address as a host pointer C can use.
+unsafe extern "C-unwind" fn bdev_direct_access(
+    b: *mut c_void,
+    sector: u64,
+    addr: *mut *mut c_void,
+    pfn: *mut u64,
+    size: i64,
+    f: *const c_char,
+    l: c_int,
+) -> i64 {
+    // SAFETY: C's __FILE__.
+    let at = unsafe { loc(f, l) };
+    let Some(o) = opened(b) else { return -i64::from(Errno::ENXIO.code()) };
+    match ksim::dax::bdev_direct_access_at(at, &o.bdev, sector, size) {
+        Ok(m) => {
+            let p = ksim::ffi::host_ptr(m.kaddr).map_or(std::ptr::null_mut(), |p| p.cast());
+            // SAFETY: C's out-parameters.
+            unsafe {
+                *addr = p;
+                *pfn = m.pfn;
+            }
+            m.len
+        }
+        Err(e) => e,
+    }
+}
+
 unsafe extern "C-unwind" fn blkdev_put(b: *mut c_void) {
     let opens = ksim::ffi::exec_local::<Opens>();
     let mut v = opens.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -132,8 +192,12 @@ unsafe extern "C-unwind" fn submit_bio(b: *mut CBio, wait: c_int, f: *const c_ch
     if wait != 0 {
         ksim::sched::might_sleep_at(at);
     }
-    // SAFETY: a bio bio_alloc made, on a device blkdev_get_by_dev opened.
-    let (ob, opened) = unsafe { (&mut *(b as *mut OwnedBio), &*((*b).bi_bdev as *const Opened)) };
+    // SAFETY: a bio bio_alloc made.
+    let ob = unsafe { &mut *(b as *mut OwnedBio) };
+    let Some(opened) = opened(ob.c.bi_bdev.cast()) else {
+        ob.c.bi_status = 10; // BLK_STS_IOERR
+        return -Errno::ENXIO.code() as c_int;
+    };
     let op = match ob.c.bi_opf & 0xff {
         0 => ReqOp::Read,
         1 => ReqOp::Write,
@@ -204,6 +268,7 @@ unsafe extern "C-unwind" fn non_block(start: c_int) {
 pub(crate) const TABLE: &[(&str, *const c_void)] = &[
     ("blkdev_get_by_dev", blkdev_get_by_dev as *const c_void),
     ("blkdev_put", blkdev_put as *const c_void),
+    ("bdev_direct_access", bdev_direct_access as *const c_void),
     ("bio_alloc", bio_alloc as *const c_void),
     ("bio_add_page", bio_add_page as *const c_void),
     ("submit_bio", submit_bio as *const c_void),

@@ -23,7 +23,7 @@
 //! structs they are, each use with a `// SAFETY:` comment.
 
 pub mod bind;
-mod blkdev;
+pub mod blkdev;
 pub mod brd;
 pub mod build;
 mod cache;

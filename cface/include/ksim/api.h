@@ -103,6 +103,8 @@ struct work_struct;
 	/* block layer, the submitter's side */                                                 \
 	X(void *, blkdev_get_by_dev, (dev_t dev, KSIM_LOC))                                    \
 	X(void, blkdev_put, (void *bdev))                                                      \
+	X(long, bdev_direct_access,                                                            \
+	  (struct block_device *bdev, u64 sector, void **addr, u64 *pfn, long size, KSIM_LOC))  \
 	X(struct bio *, bio_alloc,                                                             \
 	  (struct block_device *bdev, unsigned int nr_vecs, blk_opf_t opf, gfp_t gfp, KSIM_LOC)) \
 	X(int, bio_add_page, (struct bio *bio, struct page *page, unsigned int len, unsigned int off)) \

@@ -114,4 +114,10 @@ static inline sector_t get_start_sect(struct block_device *bdev) { return bdev->
 #define blkdev_get_by_dev(dev, mode, holder) \
 	((struct block_device *)ksim_blkdev_get_by_dev((dev), __FILE__, __LINE__))
 #define blkdev_put(bdev, mode) ksim_blkdev_put(bdev)
+/*
+ * The 4.0 DAX entry point (fs/block_dev.c), which callers of the 2015 linux-mm thread used:
+ * bytes accessible at *addr, or a negative errno. It may sleep (brd allocates on first touch).
+ */
+#define bdev_direct_access(bdev, sector, addr, pfn, size) \
+	ksim_bdev_direct_access((bdev), (sector), (addr), (u64 *)(pfn), (size), __FILE__, __LINE__)
 #endif
