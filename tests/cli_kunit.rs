@@ -298,3 +298,21 @@ fn the_nowait_case_catches_a_write_that_may_sleep() {
     assert!(out.contains("    not ok 1 brd_test_nowait_no_memory\n"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_readmes_kunit_example_is_what_ksim_prints() {
+    // A driver test every expectation of which holds (KUnit passes it) fails on the sleep in
+    // atomic context; the README shows this output byte for byte.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let cmd = "examples/kunit/my_test.c examples/kunit/my_driver.c --param nr_stats=2 --scheduler pct";
+    let args: Vec<&str> = cmd.split(' ').collect();
+    let o = kunit_in(&root, &args);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 1, "{out}{}", stderr(&o));
+    assert!(out.contains("    ok 1 my_stats_starts_with_param\n"), "{out}");
+    assert!(out.contains("        # BUG: sleeping function called from invalid context at examples/kunit/my_driver.c:28\n"), "{out}");
+    assert!(out.contains("    not ok 2 my_stats_grows\n"), "{out}");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let block = format!("$ ksim kunit {cmd}\n{out}```\n");
+    assert!(readme.contains(&block), "README.md should show:\n{block}");
+}
