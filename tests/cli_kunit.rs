@@ -310,7 +310,12 @@ fn the_readmes_kunit_example_is_what_ksim_prints() {
     let out = stdout(&o);
     assert_eq!(code(&o), 1, "{out}{}", stderr(&o));
     assert!(out.contains("    ok 1 my_stats_starts_with_param\n"), "{out}");
-    assert!(out.contains("        # BUG: sleeping function called from invalid context at examples/kunit/my_driver.c:28\n"), "{out}");
+    assert!(
+        out.contains(
+            "        # BUG: sleeping function called from invalid context at examples/kunit/my_driver.c:28\n"
+        ),
+        "{out}"
+    );
     assert!(out.contains("    not ok 2 my_stats_grows\n"), "{out}");
     let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
     let block = format!("$ ksim kunit {cmd}\n{out}```\n");
