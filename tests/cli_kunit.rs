@@ -321,3 +321,40 @@ fn the_readmes_kunit_example_is_what_ksim_prints() {
     let block = format!("$ ksim kunit {cmd}\n{out}```\n");
     assert!(readme.contains(&block), "README.md should show:\n{block}");
 }
+
+#[test]
+fn ksim_linux_src_supplies_the_headers_ksim_does_not_replace() {
+    // <linux/stringify.h> is not one of ksim's headers: without a tree the file does not build
+    // (one line, status 2); with KSIM_LINUX_SRC it comes from the tree's include/.
+    let tree = tree();
+    let dir = std::env::temp_dir().join(format!("ksim-kunit-src-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("uses_tree_test.c"),
+        "#include <kunit/test.h>\n#include <linux/stringify.h>\n\
+         static void s(struct kunit *test) { KUNIT_EXPECT_STREQ(test, __stringify(RAMDISK), \"RAMDISK\"); }\n\
+         static struct kunit_case c[] = { KUNIT_CASE(s), {} };\n\
+         static struct kunit_suite u = { .name = \"uses_tree\", .test_cases = c };\nkunit_test_suite(u);\n",
+    )
+    .unwrap();
+    let o = command(&["kunit", "uses_tree_test.c", "--scheduler", "std"])
+        .current_dir(&dir)
+        .env("KSIM_LINUX_SRC", "skip")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("includes <linux/stringify.h>, which ksim's kernel headers do not provide"),
+        "{}",
+        stderr(&o)
+    );
+    let o = command(&["kunit", "uses_tree_test.c", "--scheduler", "std"])
+        .current_dir(&dir)
+        .env("KSIM_LINUX_SRC", &tree.root)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("    ok 1 s\n"), "{}", stdout(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
