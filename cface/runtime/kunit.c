@@ -150,18 +150,21 @@ void __ksim_kunit_fail_int(struct kunit *test, enum kunit_assert_type type, cons
 }
 
 /*
- * Pointers print as KUnit's %px does, 16 hex digits; they are host addresses, so the text of a
- * failed pointer check differs between runs of the process (the verdict does not).
+ * Pointers print as KUnit's %px does, 16 hex digits, but as the kernel addresses ksim gives
+ * them (a host address changes from run to run; ksim's output must not): see
+ * ksim_kunit_ptr_text in cface/src/kunit.rs.
  */
 void __ksim_kunit_fail_ptr(struct kunit *test, enum kunit_assert_type type, const char *file, int line,
 			   const char *left, const char *op, const char *right, const void *lv,
 			   const void *rv, const char *fmt, ...)
 {
-	char body[2048];
+	char body[2048], l[64], r[64];
+	ksim_kunit_ptr_text(lv, l, sizeof(l));
+	ksim_kunit_ptr_text(rv, r, sizeof(r));
 	snprintf(body, sizeof(body),
 		 KUNIT_SUBTEST_INDENT "Expected %s %s %s, but\n" KUNIT_SUBSUBTEST_INDENT
-				      "%s == %016lx\n" KUNIT_SUBSUBTEST_INDENT "%s == %016lx",
-		 left, op, right, left, (unsigned long)lv, right, (unsigned long)rv);
+				      "%s == %s\n" KUNIT_SUBSUBTEST_INDENT "%s == %s",
+		 left, op, right, left, l, right, r);
 	va_list ap;
 	va_start(ap, fmt);
 	ksim_failv(test, type, file, line, body, fmt, ap);

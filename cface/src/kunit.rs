@@ -252,6 +252,30 @@ pub fn run_case(
     }
 }
 
+/// `ksim_kunit_ptr_text`: how a failed pointer check prints a pointer, deterministically: a
+/// kernel address (a page, a slab object, pmem) as the model prints it (`%px` of the kernel,
+/// without the `0x`), NULL as zeros, and any other host pointer (stack, static data) as
+/// `(not a kernel address)`, since its value changes from run to run.
+pub(crate) unsafe extern "C-unwind" fn kunit_ptr_text(p: *const c_void, buf: *mut c_char, n: usize) {
+    let text = if p.is_null() {
+        "0000000000000000".to_string()
+    } else if !ksim::ffi::in_task() {
+        "(not a kernel address)".to_string()
+    } else {
+        match ksim::ffi::kaddr_of(p as usize) {
+            Some(k) => format!("{:016x}", k.value()),
+            None => "(not a kernel address)".to_string(),
+        }
+    };
+    let bytes = text.as_bytes();
+    let len = bytes.len().min(n.saturating_sub(1));
+    // SAFETY: the runtime's buffer of `n` bytes.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), len);
+        *buf.add(len) = 0;
+    }
+}
+
 /// Checks module parameters against a loaded instance (modprobe's errors, one line).
 pub fn check_params(lease: &mut Lease, module: &str, params: &[(String, String)]) -> Result<(), String> {
     lease.reset();

@@ -137,6 +137,7 @@ struct work_struct;
 	X(int, work_pending, (struct work_struct *w))                                          \
 	/* KUnit: a failed assertion or kunit_skip() ends the case (text: the failure, or NULL) */ \
 	X(void, kunit_abort, (const char *text))                                               \
+	X(void, kunit_ptr_text, (const void *p, char *buf, size_t n))                          \
 	/* simulated call frames (-finstrument-functions) */                                    \
 	X(void, func_enter, (int instance, void *fn))                                          \
 	X(void, func_exit, (int instance, void *fn))

@@ -56,11 +56,20 @@ static void checks_exit(struct kunit *test)
 	kunit_info(test, "exit %d", exits);
 }
 
+static void checks_ptr_fails(struct kunit *test)
+{
+	void *buf = kunit_kzalloc(test, 16, GFP_KERNEL);
+
+	KUNIT_EXPECT_PTR_EQ(test, buf, NULL);
+	KUNIT_EXPECT_PTR_EQ(test, &exits, NULL);
+}
+
 static struct kunit_case checks_cases[] = {
 	KUNIT_CASE(checks_eq_fails),
 	KUNIT_CASE(checks_assert_ends),
 	KUNIT_CASE(checks_sleep_in_atomic),
 	KUNIT_CASE_PARAM(checks_param, checks_values_gen_params),
+	KUNIT_CASE(checks_ptr_fails),
 	{}
 };
 
