@@ -56,6 +56,9 @@ fn bench_all_json_has_every_groups_keys() {
             "memcpy_gbps",
             "prepopulate_1gib_s",
             "check_wall_s",
+            "kunit_edit_to_verdict_s",
+            "kunit_edit_vs_rerun",
+            "kunit_brd_std_s",
         ],
     );
 }

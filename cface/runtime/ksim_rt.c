@@ -24,6 +24,9 @@
 /* The kernel types the binding list names. */
 typedef unsigned int gfp_t;
 typedef uint64_t u64;
+typedef uint32_t dev_t_ksim;
+#define dev_t dev_t_ksim
+typedef uint32_t blk_opf_t;
 #define _KSIM_TYPES_H
 #include <ksim/api.h>
 

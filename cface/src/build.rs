@@ -225,22 +225,12 @@ fn compile_and_link(
     for (i, src) in spec.sources.iter().enumerate() {
         let given = as_given(spec, src);
         let obj = work.join(format!("{i}.o"));
-        let mut cmd = Command::new(compiler());
+        let mut cmd = kernel_cc(spec, &include, gcc_inc);
         if let Some(r) = &spec.root {
             cmd.current_dir(r);
         }
-        cmd.args(["-c", "-fPIC", "-O2", "-g", "-std=gnu11", "-nostdinc", "-isystem", gcc_inc])
-            .arg(format!("-I{}", include.display()));
-        for d in &spec.include_dirs {
-            cmd.arg(format!("-I{}", d.display()));
-        }
-        cmd.args(["-include", "ksim/kconfig.h", "-D__KERNEL__", "-DMODULE"])
-            .arg(format!("-DKBUILD_MODNAME=\"{}\"", spec.name))
-            .args(spec.defines.iter().map(|d| format!("-D{d}")))
-            .args(["-finstrument-functions", "-fexceptions", "-fno-strict-aliasing", "-fno-common"])
+        cmd.arg("-finstrument-functions")
             .arg(format!("-finstrument-functions-exclude-file-list={}", include.display()))
-            .args(["-fno-omit-frame-pointer", "-fvisibility=hidden", "-Wall", "-Wno-unused-function"])
-            .args(["-Werror=implicit-function-declaration", "-Werror=implicit-int", "-Werror=return-type"])
             .arg("-o")
             .arg(&obj)
             .arg(&given);
@@ -250,6 +240,17 @@ fn compile_and_link(
         }
         objs.push(obj);
     }
+    // The KUnit runtime: kernel C like the sources, but harness code, so no frames of its own.
+    let kunit = work.join("kunit.o");
+    let out =
+        run(kernel_cc(spec, &include, gcc_inc).arg("-o").arg(&kunit).arg(root.join("runtime/kunit.c")))?;
+    if !out.status.success() {
+        return Err(BuildError::Compile {
+            file: "kunit.c".into(),
+            output: String::from_utf8_lossy(&out.stderr).into_owned(),
+        });
+    }
+    objs.push(kunit);
     let rt = work.join("ksim_rt.o");
     let out = run(Command::new(compiler())
         .args(["-c", "-fPIC", "-O2", "-g", "-fexceptions", "-fvisibility=hidden"])
@@ -279,6 +280,23 @@ fn compile_and_link(
         return Err(BuildError::Missing { file, symbols: with_headers(missing) });
     }
     std::fs::rename(&tmp, so).map_err(|e| BuildError::Io(format!("cannot store {}: {e}", so.display())))
+}
+
+/// The compiler with the flags every kernel C file of a module is built with.
+fn kernel_cc(spec: &ModuleSpec, include: &Path, gcc_inc: &str) -> Command {
+    let mut cmd = Command::new(compiler());
+    cmd.args(["-c", "-fPIC", "-O2", "-g", "-std=gnu11", "-nostdinc", "-isystem", gcc_inc])
+        .arg(format!("-I{}", include.display()));
+    for d in &spec.include_dirs {
+        cmd.arg(format!("-I{}", d.display()));
+    }
+    cmd.args(["-include", "ksim/kconfig.h", "-D__KERNEL__", "-DMODULE"])
+        .arg(format!("-DKBUILD_MODNAME=\"{}\"", spec.name))
+        .args(spec.defines.iter().map(|d| format!("-D{d}")))
+        .args(["-fexceptions", "-fno-strict-aliasing", "-fno-common"])
+        .args(["-fno-omit-frame-pointer", "-fvisibility=hidden", "-Wall", "-Wno-unused-function"])
+        .args(["-Werror=implicit-function-declaration", "-Werror=implicit-int", "-Werror=return-type"]);
+    cmd
 }
 
 /// Turns a compiler's failure into the error: missing functions and headers by name, anything

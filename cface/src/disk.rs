@@ -270,6 +270,13 @@ pub fn disks() -> Vec<Arc<Gendisk>> {
     d.iter().map(|e| e.disk.clone()).collect()
 }
 
+/// The disks C modules added in the current execution, with their C gendisks.
+pub(crate) fn disks_with_c() -> Vec<(*mut CGendisk, Arc<Gendisk>)> {
+    let st = state();
+    let d = st.disks.lock().unwrap_or_else(|e| e.into_inner());
+    d.iter().map(|e| (e.cdisk as *mut CGendisk, e.disk.clone())).collect()
+}
+
 /// The disk named `name` (`ram0`) a C module added in the current execution.
 pub fn disk(name: &str) -> Option<Arc<Gendisk>> {
     disks().into_iter().find(|d| d.name == name)

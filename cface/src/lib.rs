@@ -16,17 +16,21 @@
 //! - [`bind`]: the functions the headers call;
 //! - [`disk`]: C gendisks behind ksim's block layer (bios go through `->submit_bio`);
 //! - [`source`]: where kernel C comes from (`KSIM_LINUX_SRC`, or Debian's `linux-source-6.1`);
-//! - [`brd`]: `drivers/block/brd.c` of a kernel tree as one more brd generation.
+//! - [`brd`]: `drivers/block/brd.c` of a kernel tree as one more brd generation;
+//! - [`kunit`]: KUnit suites (`<kunit/test.h>`), one case per execution.
 //!
 //! The unsafe code is the foreign-function boundary: C pointers read and written as the C
 //! structs they are, each use with a `// SAFETY:` comment.
 
 pub mod bind;
+pub mod blkdev;
 pub mod brd;
 pub mod build;
 mod cache;
+pub mod crash;
 pub mod disk;
 mod headers;
+pub mod kunit;
 pub mod module;
 pub mod source;
 mod state;

@@ -202,6 +202,8 @@ struct Registered {
     base: u64,
     funcs: Arc<[Func]>,
     entries: Arc<Entries>,
+    /// The image's shared object (for a crash's location).
+    path: &'static str,
 }
 const MAX_INSTANCES: usize = 4096;
 static REGISTRY: [AtomicPtr<Registered>; MAX_INSTANCES] =
@@ -226,6 +228,24 @@ pub(crate) fn function_name(id: c_int, fn_addr: usize) -> &'static str {
         Some(f) if off < f.end => f.name,
         _ => "?",
     }
+}
+
+/// The loaded module and function code address `pc` falls in: (the image's shared object, the
+/// offset in it, the function). Allocation-free and lock-free: a signal handler calls it.
+pub(crate) fn locate(pc: usize) -> Option<(&'static str, u64, &'static str)> {
+    let n = NEXT_ID.load(Ordering::Relaxed).min(MAX_INSTANCES);
+    (1..n).find_map(|id| {
+        let r = REGISTRY[id].load(Ordering::Acquire);
+        if r.is_null() {
+            return None;
+        }
+        // SAFETY: registered pointers are leaked boxes, never freed.
+        let r = unsafe { &*r };
+        let off = (pc as u64).checked_sub(r.base)?;
+        let i = r.funcs.partition_point(|f| f.start <= off);
+        let f = &r.funcs[i.checked_sub(1)?];
+        (off < f.end).then_some((r.path, off, f.name))
+    })
 }
 
 fn dlerror() -> String {
@@ -276,10 +296,12 @@ impl Instance {
         };
         inst.bind()?;
         let base = inst.base(image)?;
+        let path: &'static str = Box::leak(image.path.display().to_string().into_boxed_str());
         let reg = Box::leak(Box::new(Registered {
             base,
             funcs: image.funcs.clone(),
             entries: image.entries.clone(),
+            path,
         }));
         REGISTRY[id].store(reg, Ordering::Release);
         let id_slot = inst.sym("ksim_rt_instance").ok_or("the module lacks ksim's runtime")? as *mut c_int;

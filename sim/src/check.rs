@@ -28,3 +28,14 @@ pub fn expect_eq<T: PartialEq + std::fmt::Debug>(got: T, want: T, what: &str) {
     let ok = got == want;
     expect(ok, || format!("{what}: got {got:?}, expected {want:?}"));
 }
+
+/// Reports a test of a foreign face (a C KUnit case) as failed, with the test's own text (its
+/// failed expectations, in KUnit's words): an integrity report like [`expect`]'s, so the
+/// schedulers stop at the failing execution and name its replay.
+///
+/// # Context
+/// Any, inside a run.
+pub fn test_failed(body: String) {
+    let t = current();
+    t.exec.report(&t, Violation::Integrity, body, "kunit");
+}

@@ -113,7 +113,12 @@ fn wait(x: &Completion, at: Loc, api: &'static str, interruptible: bool, timeout
 /// Process context; sleeps (`might_sleep()` on every call, even when already completed).
 #[track_caller]
 pub fn wait_for_completion(x: &Completion) {
-    wait(x, Loc::caller(), "wait_for_completion()", false, None);
+    wait_for_completion_at(x, Loc::caller());
+}
+
+/// [`wait_for_completion`] called at `at` (a foreign caller's location).
+pub fn wait_for_completion_at(x: &Completion, at: Loc) {
+    wait(x, at, "wait_for_completion()", false, None);
 }
 
 /// `wait_for_completion_interruptible(&x)`: `-ERESTARTSYS` if a signal came first.
@@ -135,10 +140,15 @@ pub fn wait_for_completion_interruptible(x: &Completion) -> Result<(), Errno> {
 /// Process context; sleeps.
 #[track_caller]
 pub fn wait_for_completion_timeout(x: &Completion, timeout: u64) -> u64 {
+    wait_for_completion_timeout_at(x, timeout, Loc::caller())
+}
+
+/// [`wait_for_completion_timeout`] called at `at` (a foreign caller's location).
+pub fn wait_for_completion_timeout_at(x: &Completion, timeout: u64, at: Loc) -> u64 {
     let t = current_in("wait_for_completion_timeout()");
     let start = t.exec.jiffies();
     drop(t);
-    match wait(x, Loc::caller(), "wait_for_completion_timeout()", false, Some(timeout)) {
+    match wait(x, at, "wait_for_completion_timeout()", false, Some(timeout)) {
         Woke::TimedOut => 0,
         _ => {
             let now = current_in("wait_for_completion_timeout()").exec.jiffies();

@@ -47,7 +47,17 @@ fn caller_frames(t: &TaskCell) -> String {
 /// May sleep (a contract: checked at entry in contract mode; brd sleeps when it allocates).
 #[track_caller]
 pub fn bdev_direct_access(bdev: &Bdev, sector: Sector, size: i64) -> Result<DaxMapping, i64> {
-    might_sleep_contract("bdev_direct_access()", CONTRACT);
+    bdev_direct_access_at(crate::defs::loc::Loc::caller(), bdev, sector, size)
+}
+
+/// [`bdev_direct_access`] called at `at` (a foreign caller's location).
+pub fn bdev_direct_access_at(
+    at: crate::defs::loc::Loc,
+    bdev: &Bdev,
+    sector: Sector,
+    size: i64,
+) -> Result<DaxMapping, i64> {
+    crate::sched::might_sleep_contract_at(at, "bdev_direct_access()", CONTRACT);
     crate::kfn!("bdev_direct_access");
     let t = current();
     let r = direct_access_checked(bdev, sector, size);

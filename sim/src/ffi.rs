@@ -18,7 +18,8 @@ use crate::model::mem::state::{Slot, SlotEntry};
 
 /// The host pointer to the byte at `a`: in a live lowmem or mapped page (which gets a buffer of
 /// zeros if it had none, and counts as initialised from now on), or in a live slab object.
-/// `None` for NULL, a freed page or object, or a reserved region.
+/// `None` for NULL or a freed page or object. A reserved region's page (pmem) gets a buffer of
+/// its own the same way (accesses through the model stay within the region).
 pub fn host_ptr(a: KAddr) -> Option<*mut u8> {
     let t = current();
     let mut mm = t.exec.mm();
@@ -26,6 +27,15 @@ pub fn host_ptr(a: KAddr) -> Option<*mut u8> {
         let o = mm.slabs.objs.get(id)?;
         let live = matches!(o.state, crate::model::mem::slab::ObjState::Live);
         return live.then(|| o.mem.as_ref().map(|m| m.ptr().wrapping_add(a.off as usize))).flatten();
+    }
+    if a.pfn >= crate::model::mem::state::REGION_PFN {
+        // Reserved memory (pmem): the region's buffer of the page, made on first use.
+        let (m, pfn) = (&mut *mm, a.pfn());
+        let r = m.regions.iter_mut().find(|r| (r.base..r.base + r.pages).contains(&pfn))?;
+        let page = r.data.entry(pfn - r.base).or_insert_with(|| vec![0; PAGE_SIZE].into_boxed_slice());
+        let base = page.as_mut_ptr();
+        m.region_bufs.insert(base as usize, pfn);
+        return Some(base.wrapping_add(a.off as usize % PAGE_SIZE));
     }
     let page = Page { pfn: a.pfn(), gen: a.gen };
     // A multi-page allocation's address names its head: the frame it falls in is found by pfn.
@@ -46,7 +56,8 @@ pub fn host_ptr(a: KAddr) -> Option<*mut u8> {
 
 /// The kernel address of host pointer `ptr`, if it falls in a page buffer handed out by
 /// [`host_ptr`] or in a slab object (live or quarantined). A page's address carries the current
-/// task's most recent `kmap_atomic()`/`kmap_local_page()` mapping of it, if any.
+/// task's most recent `kmap_atomic()`/`kmap_local_page()` mapping of it, if any; a reserved
+/// region's page (pmem) is reached through its direct mapping.
 pub fn kaddr_of(ptr: usize) -> Option<KAddr> {
     let t = current();
     let mm = t.exec.mm();
@@ -65,6 +76,12 @@ pub fn kaddr_of(ptr: usize) -> Option<KAddr> {
             (None, Zone::HighMem) => u64::MAX - 1,
         };
         return Some(KAddr { pfn, gen, off: (ptr - base) as u64, map });
+    }
+    if let Some((&base, &pfn)) = mm.region_bufs.range(..=ptr).next_back() {
+        if ptr < base + PAGE_SIZE {
+            // A reserved region's page (pmem), reached through its direct mapping.
+            return Some(KAddr { pfn, gen: 0, off: (ptr - base) as u64, map: 0 });
+        }
     }
     let (id, off) = mm.slabs.find_ptr(ptr)?;
     Some(crate::model::mem::slab::Slabs::addr(id).add(off))
@@ -137,4 +154,13 @@ pub fn invalid_free_at(at: crate::defs::loc::Loc, op: &'static str) {
         "BUG: KASAN: invalid-free in {op} at {at}\nthe address is not a kernel address (stack, static data, or never allocated)\n"
     );
     t.exec.report(&t, crate::model::report::Violation::InvalidFree, body, op);
+}
+
+/// Limits the current execution's page allocator to `free` more pages than are allocated now
+/// (`None`: no limit), as a test that wants "no free memory" sets it: the allocator then fails
+/// as at the configured limit (`Config::mem.limit_pages`).
+pub fn set_free_pages(free: Option<u64>) {
+    let t = current();
+    let mut mm = t.exec.mm();
+    mm.limit = free.map(|n| mm.in_use + n);
 }

@@ -25,6 +25,11 @@ where
 /// May sleep.
 #[track_caller]
 pub fn kthread_stop<T>(k: TaskHandle<T>) -> T {
-    crate::model::sleep::might_sleep_at(Loc::caller(), "kthread_stop()", None);
+    kthread_stop_at(k, Loc::caller())
+}
+
+/// [`kthread_stop`] called at `at` (a foreign caller's location).
+pub fn kthread_stop_at<T>(k: TaskHandle<T>, at: Loc) -> T {
+    crate::model::sleep::might_sleep_at(at, "kthread_stop()", None);
     k.join()
 }

@@ -43,13 +43,18 @@ pub fn might_sleep_if(cond: bool) {
 /// As `might_sleep()`, in contract mode only.
 #[track_caller]
 pub fn might_sleep_contract(api: &str, why: &str) {
+    might_sleep_contract_at(Loc::caller(), api, why);
+}
+
+/// [`might_sleep_contract`] called at `at` (a foreign caller's location).
+pub fn might_sleep_contract_at(at: Loc, api: &str, why: &str) {
     let t = current();
     if t.exec.config().mode != CheckMode::Contract {
         return;
     }
     drop(t);
     let note = format!("ksim: contract: {api} may sleep ({why})");
-    might_sleep_check(Loc::caller(), api, 0, Some(&note));
+    might_sleep_check(at, api, 0, Some(&note));
 }
 
 /// `schedule()`: gives up the CPU. Not annotated with `might_sleep()` in the kernel; a call in

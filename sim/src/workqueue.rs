@@ -107,7 +107,12 @@ pub fn schedule_work(work: &WorkStruct) -> bool {
 /// May sleep.
 #[track_caller]
 pub fn flush_work(work: &WorkStruct) -> bool {
-    might_sleep_at(Loc::caller(), "flush_work()", None);
+    flush_work_at(work, Loc::caller())
+}
+
+/// [`flush_work`] called at `at` (a foreign caller's location).
+pub fn flush_work_at(work: &WorkStruct, at: Loc) -> bool {
+    might_sleep_at(at, "flush_work()", None);
     let handles: Vec<TaskHandle<()>> =
         std::mem::take(&mut *work.0.running.lock().unwrap_or_else(|e| e.into_inner()));
     let waited = !handles.is_empty();

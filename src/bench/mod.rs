@@ -6,6 +6,7 @@ mod catalogue;
 mod cface;
 mod core;
 mod drivers;
+mod kunit;
 mod memory;
 mod sweep;
 
@@ -90,6 +91,7 @@ const GROUPS: &[Entry] = &[
     entry("drivers", drivers::run, true),
     entry("catalogue", catalogue::run, true),
     entry("cface", cface::run, true),
+    entry("kunit", kunit::run, true),
     entry("sweep", sweep::run, false),
 ];
 
@@ -136,7 +138,11 @@ fn table(b: &Budget, results: &[(&str, String, Vec<Figure>)]) -> String {
     let mut t = String::new();
     for (group, about, figs) in results {
         // The sweep group states its own rounds.
-        let median = if *group == "sweep" { String::new() } else { format!("; median of {}", b.repeats) };
+        let median = if matches!(*group, "sweep" | "kunit") {
+            String::new()
+        } else {
+            format!("; median of {}", b.repeats)
+        };
         t.push_str(&format!("{group} ({about}{median})\n"));
         for f in figs {
             let (v, unit) = match f.unit {

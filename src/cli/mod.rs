@@ -8,6 +8,8 @@
 mod check;
 mod diff;
 mod ktap;
+mod kunit;
+mod kunit_worker;
 mod list;
 mod merge;
 mod run;
@@ -65,6 +67,9 @@ enum Command {
     Trace(trace::TraceArgs),
     /// Unified diff of a scenario's allocation trace under two configurations.
     Diff(diff::DiffArgs),
+    /// Run the KUnit suites of a C test file (and the C sources it tests) under every
+    /// scheduler, KTAP out in KUnit's layout.
+    Kunit(kunit::KunitArgs),
     /// Measure ksim's cost against raw shuttle and loom.
     Bench(BenchArgs),
 }
@@ -96,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::Replay { token } => run::replay(&token),
         Command::Trace(a) => trace::run(a),
         Command::Diff(a) => diff::run(a),
+        Command::Kunit(a) => kunit::run(a),
         Command::Bench(a) => crate::bench::run(&a.group, a.json, a.quick),
     };
     result.unwrap_or_else(|msg| usage_error(&msg))

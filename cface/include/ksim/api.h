@@ -26,6 +26,8 @@ struct timer_list;
 struct hrtimer;
 struct delayed_work;
 struct wait_queue_head;
+struct completion;
+struct work_struct;
 
 #define KSIM_LOC const char *file, int line
 
@@ -103,6 +105,20 @@ struct wait_queue_head;
 	X(int, register_blkdev, (unsigned int major, const char *name, void (*probe)(unsigned int dev), KSIM_LOC)) \
 	X(void, unregister_blkdev, (unsigned int major, const char *name, KSIM_LOC))           \
 	X(void, bio_endio, (struct bio *bio, KSIM_LOC))                                        \
+	/* block layer, the submitter's side */                                                 \
+	X(void *, blkdev_get_by_dev, (dev_t dev, KSIM_LOC))                                    \
+	X(void, blkdev_put, (void *bdev))                                                      \
+	X(long, bdev_direct_access,                                                            \
+	  (struct block_device *bdev, u64 sector, void **addr, u64 *pfn, long size, KSIM_LOC))  \
+	X(struct bio *, bio_alloc,                                                             \
+	  (struct block_device *bdev, unsigned int nr_vecs, blk_opf_t opf, gfp_t gfp, KSIM_LOC)) \
+	X(int, bio_add_page, (struct bio *bio, struct page *page, unsigned int len, unsigned int off)) \
+	X(int, submit_bio, (struct bio *bio, int wait, KSIM_LOC))                              \
+	X(void, bio_put, (struct bio *bio))                                                    \
+	/* ksim's test helpers (ksim/testing.h) and non_block_start/end */                      \
+	X(u64, nr_allocated_pages, (void))                                                     \
+	X(void, set_free_pages, (long long n))                                                 \
+	X(void, non_block, (int start))                                                        \
 	/* debugfs, printk, BUG/WARN */                                                         \
 	X(struct dentry *, debugfs_create_dir, (const char *name, struct dentry *parent))      \
 	X(void, debugfs_create_u64, (const char *name, unsigned short mode, struct dentry *parent, u64 *value)) \
@@ -110,6 +126,23 @@ struct wait_queue_head;
 	X(void, printk, (const char *text))                                                    \
 	X(void, bug, (KSIM_LOC))                                                               \
 	X(void, warn, (const char *cond, KSIM_LOC))                                            \
+	/* kthreads, completions, work items */                                                 \
+	X(void *, kthread_run, (int (*fn)(void *), void *data, const char *name, KSIM_LOC))     \
+	X(int, kthread_stop, (void *task, KSIM_LOC))                                           \
+	X(int, kthread_should_stop, (void))                                                    \
+	X(void, init_completion, (struct completion *x, const char *name, KSIM_LOC))           \
+	X(void, complete, (struct completion *x, int all))                                     \
+	X(void, wait_for_completion, (struct completion *x, KSIM_LOC))                         \
+	X(unsigned long, wait_for_completion_timeout, (struct completion *x, unsigned long j, KSIM_LOC)) \
+	X(int, try_wait_for_completion, (struct completion *x))                                \
+	X(int, completion_done, (struct completion *x))                                        \
+	X(void, init_work, (struct work_struct *w))                                            \
+	X(int, schedule_work, (struct work_struct *w))                                         \
+	X(int, flush_work, (struct work_struct *w, KSIM_LOC))                                  \
+	X(int, work_pending, (struct work_struct *w))                                          \
+	/* KUnit: a failed assertion or kunit_skip() ends the case (text: the failure, or NULL) */ \
+	X(void, kunit_abort, (const char *text))                                               \
+	X(void, kunit_ptr_text, (const void *p, char *buf, size_t n))                          \
 	/* simulated call frames (-finstrument-functions) */                                    \
 	X(void, func_enter, (int instance, void *fn))                                          \
 	X(void, func_exit, (int instance, void *fn))                                           \

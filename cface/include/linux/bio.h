@@ -22,6 +22,13 @@ static inline void bio_advance_iter_single(const struct bio *bio, struct bvec_it
 #define bio_data_dir(bio) (op_is_write(bio_op(bio)) ? 1 : 0)
 #define bio_has_data(bio) ((bio) && (bio)->bi_iter.bi_size && bio_op(bio) != REQ_OP_DISCARD)
 #define bio_endio(bio) ksim_bio_endio((bio), __FILE__, __LINE__)
+
+/* The submitter's side: bios in host memory, submitted through ksim's block layer. */
+#define bio_alloc(bdev, nr_vecs, opf, gfp) ksim_bio_alloc((bdev), (nr_vecs), (opf), (gfp), __FILE__, __LINE__)
+#define bio_add_page(bio, page, len, off) ksim_bio_add_page((bio), (page), (len), (off))
+#define submit_bio(bio) ((void)ksim_submit_bio((bio), 0, __FILE__, __LINE__))
+#define submit_bio_wait(bio) ksim_submit_bio((bio), 1, __FILE__, __LINE__)
+#define bio_put(bio) ksim_bio_put(bio)
 static inline void __ksim_bio_end(struct bio *bio, blk_status_t sts, const char *file, int line)
 {
 	bio->bi_status = sts;

@@ -110,4 +110,14 @@ static inline void blk_queue_max_discard_segments(struct request_queue *q, unsig
 static inline struct request_queue *bdev_get_queue(struct block_device *bdev) { return bdev->bd_disk->queue; }
 static inline sector_t bdev_nr_sectors(struct block_device *bdev) { return bdev->bd_nr_sectors; }
 static inline sector_t get_start_sect(struct block_device *bdev) { return bdev->bd_start_sect; }
+/* Opening a disk by its device number (a test of a block driver); ERR_PTR(-ENXIO) if none. */
+#define blkdev_get_by_dev(dev, mode, holder) \
+	((struct block_device *)ksim_blkdev_get_by_dev((dev), __FILE__, __LINE__))
+#define blkdev_put(bdev, mode) ksim_blkdev_put(bdev)
+/*
+ * The 4.0 DAX entry point (fs/block_dev.c), which callers of the 2015 linux-mm thread used:
+ * bytes accessible at *addr, or a negative errno. It may sleep (brd allocates on first touch).
+ */
+#define bdev_direct_access(bdev, sector, addr, pfn, size) \
+	ksim_bdev_direct_access((bdev), (sector), (addr), (u64 *)(pfn), (size), __FILE__, __LINE__)
 #endif

@@ -44,4 +44,7 @@
 #define might_sleep() ksim_might_sleep(__FILE__, __LINE__)
 #define might_sleep_if(cond) do { if (cond) might_sleep(); } while (0)
 
+/* DEBUG_ATOMIC_SLEEP's "must not block here" section (a sleep inside it is reported). */
+#define non_block_start() ksim_non_block(1)
+#define non_block_end() ksim_non_block(0)
 #endif

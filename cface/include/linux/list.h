@@ -50,6 +50,13 @@ static inline void list_del_init(struct list_head *entry)
 	INIT_LIST_HEAD(entry);
 }
 
+/* list_del_init() whose last store is a release, for list_empty_careful() readers. */
+static inline void list_del_init_careful(struct list_head *entry)
+{
+	__list_del_entry(entry);
+	WRITE_ONCE(entry->prev, entry);
+	__atomic_store_n(&entry->next, entry, __ATOMIC_RELEASE);
+}
 static inline void list_replace(struct list_head *old, struct list_head *new)
 {
 	new->next = old->next;
@@ -297,4 +304,25 @@ static inline void hlist_add_behind(struct hlist_node *n, struct hlist_node *pre
 #define hlist_for_each_entry_safe(pos, n, head, member) \
 	for (pos = hlist_entry_safe((head)->first, __typeof__(*pos), member); \
 	     pos && ({ n = pos->member.next; 1; }); pos = hlist_entry_safe(n, __typeof__(*pos), member))
+static inline int hlist_unhashed_lockless(const struct hlist_node *h) { return !READ_ONCE(h->pprev); }
+/* A node that is its own list (pprev to itself): hlist_del() on it is harmless. */
+static inline void hlist_add_fake(struct hlist_node *n) { n->pprev = &n->next; }
+static inline bool hlist_fake(struct hlist_node *h) { return h->pprev == &h->next; }
+static inline bool hlist_is_singular_node(struct hlist_node *n, struct hlist_head *h)
+{
+	return !n->next && n->pprev == &h->first;
+}
+/* Moves a whole list to a new head (the old one is left empty). */
+static inline void hlist_move_list(struct hlist_head *old, struct hlist_head *new)
+{
+	new->first = old->first;
+	if (new->first)
+		new->first->pprev = &new->first;
+	old->first = NULL;
+}
+#define hlist_for_each_entry_continue(pos, member) \
+	for (pos = hlist_entry_safe((pos)->member.next, __typeof__(*(pos)), member); pos; \
+	     pos = hlist_entry_safe((pos)->member.next, __typeof__(*(pos)), member))
+#define hlist_for_each_entry_from(pos, member) \
+	for (; pos; pos = hlist_entry_safe((pos)->member.next, __typeof__(*(pos)), member))
 #endif

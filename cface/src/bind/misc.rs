@@ -105,6 +105,8 @@ pub(super) const TABLE: &[(&str, *const c_void)] = &[
     ("bug", bug as *const c_void),
     ("warn", warn as *const c_void),
     ("func_enter", func_enter as *const c_void),
+    ("kunit_abort", crate::kunit::kunit_abort as *const c_void),
+    ("kunit_ptr_text", crate::kunit::kunit_ptr_text as *const c_void),
     ("func_exit", func_exit as *const c_void),
     ("debugfs_create_dir", debugfs_create_dir as *const c_void),
     ("debugfs_create_u64", debugfs_create_u64 as *const c_void),

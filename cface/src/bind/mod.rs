@@ -11,11 +11,13 @@ mod mm;
 mod rcu;
 mod refcount;
 mod sync;
+mod thread;
 mod timer;
 mod uaccess;
 mod wait;
 
 pub use misc::debugfs_u64;
+pub(crate) use mm::page_of;
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 
@@ -35,7 +37,9 @@ pub(crate) fn lookup(name: &str) -> Option<*const c_void> {
         .chain(uaccess::TABLE)
         .chain(timer::TABLE)
         .chain(wait::TABLE)
+        .chain(thread::TABLE)
         .chain(crate::disk::TABLE)
+        .chain(crate::blkdev::TABLE)
         .find(|(n, _)| *n == name)
         .map(|&(_, f)| f)
 }

@@ -109,6 +109,9 @@ pub(crate) struct Mm {
     pub limit: Option<u64>,
     pub in_use: u64,
     pub regions: Vec<Region>,
+    /// Reserved regions' page buffers handed to foreign code as host pointers (`ffi::host_ptr`):
+    /// host address -> pfn. Frames' own buffers are found through `PageBufs`.
+    pub region_bufs: BTreeMap<usize, u64>,
     pub next_region: u64,
     pub fault: FaultState,
     pub shrinkers: Vec<Shrinker>,
@@ -136,6 +139,7 @@ impl Mm {
             limit: config.mem.limit_pages,
             in_use: 0,
             regions: Vec::new(),
+            region_bufs: BTreeMap::new(),
             next_region: REGION_PFN,
             fault: FaultState::default(),
             shrinkers: Vec::new(),
