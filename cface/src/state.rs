@@ -61,6 +61,24 @@ pub(crate) struct CState {
     pub comms: Mutex<HashMap<u32, CString>>,
 }
 
+/// The model object behind C handle `h`, made with `make` if the handle is not this
+/// execution's: [`CState::object`], with the common case (a handle already made in this
+/// execution: every lock, tree and wait after its first use) answered from the handle alone.
+///
+/// # Safety
+/// As [`CState::object`].
+pub(crate) unsafe fn object<T: Any + Send + Sync>(h: *mut CHandle, make: impl FnOnce() -> T) -> &'static T {
+    let exec = ksim::ffi::exec_id() as c_ulong;
+    // SAFETY: the caller's contract (a live handle).
+    let (obj, made_in) = unsafe { ((*h).obj, (*h).exec) };
+    if made_in == exec && !obj.is_null() {
+        // SAFETY: made in this execution by `CState::object`, kept alive by its `objs`.
+        return unsafe { &*(obj as *const T) };
+    }
+    // SAFETY: the caller's contract.
+    unsafe { state().object(h, make) }
+}
+
 /// This execution's state.
 pub(crate) fn state() -> Arc<CState> {
     std::thread_local! {

@@ -35,7 +35,7 @@ fn klock(l: *mut CLock, k: c_int) -> &'static KernelLock {
     // SAFETY: a C `struct ksim_lock`; its handle only ever holds KernelLocks.
     unsafe {
         let name = static_str((*l).name);
-        state().object(&mut (*l).h, || KernelLock::new(kind(k), name))
+        crate::state::object(&mut (*l).h, || KernelLock::new(kind(k), name))
     }
 }
 

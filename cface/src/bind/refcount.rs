@@ -22,7 +22,7 @@ fn refcount(r: *mut CRefcount) -> &'static Refcount {
     // SAFETY: a C refcount_t; its handle only ever holds Refcounts.
     unsafe {
         let init = (*r).init;
-        state().object(&mut (*r).h, || rc::refcount_init(init))
+        crate::state::object(&mut (*r).h, || rc::refcount_init(init))
     }
 }
 

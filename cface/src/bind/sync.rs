@@ -77,16 +77,23 @@ impl Drop for MutexObj {
 pub(super) fn spin_obj(l: *mut CSpinlock) -> &'static SpinObj {
     // SAFETY: a C spinlock_t; its handle only ever holds SpinObjs.
     unsafe {
-        let name = static_str((*l).name);
-        state().object(&mut (*l).h, || SpinObj { held: StdMutex::new(None), lock: SpinLock::new((), name) })
+        // The name is read only when the object is made (not on every lock).
+        let name = (*l).name;
+        crate::state::object(&mut (*l).h, || SpinObj {
+            held: StdMutex::new(None),
+            lock: SpinLock::new((), static_str(name)),
+        })
     }
 }
 
 pub(super) fn mutex_obj(m: *mut CMutex) -> &'static MutexObj {
     // SAFETY: a C struct mutex; its handle only ever holds MutexObjs.
     unsafe {
-        let name = static_str((*m).name);
-        state().object(&mut (*m).h, || MutexObj { held: StdMutex::new(None), lock: Mutex::new((), name) })
+        let name = (*m).name;
+        crate::state::object(&mut (*m).h, || MutexObj {
+            held: StdMutex::new(None),
+            lock: Mutex::new((), static_str(name)),
+        })
     }
 }
 
@@ -94,7 +101,7 @@ fn radix(r: *mut CRadixRoot) -> &'static RadixTreeRoot<usize> {
     // SAFETY: a C radix_tree_root; its handle only ever holds trees of item pointers.
     unsafe {
         let mask = (*r).gfp_mask;
-        state().object(&mut (*r).h, || RadixTreeRoot::new(gfp(mask)))
+        crate::state::object(&mut (*r).h, || RadixTreeRoot::new(gfp(mask)))
     }
 }
 

@@ -95,7 +95,7 @@ fn completion(x: *mut CCompletion) -> &'static Completion {
     // SAFETY: a C struct completion; its handle only ever holds Completions.
     unsafe {
         let name = static_str((*x).name);
-        state().object(&mut (*x).h, || Completion::new(name))
+        crate::state::object(&mut (*x).h, || Completion::new(name))
     }
 }
 
@@ -170,7 +170,7 @@ fn new_work(w: *mut CWork) -> WorkStruct {
 
 fn work(w: *mut CWork) -> &'static WorkStruct {
     // SAFETY: a C work_struct; its handle only ever holds WorkStructs.
-    unsafe { state().object(&mut (*w).h, || new_work(w)) }
+    unsafe { crate::state::object(&mut (*w).h, || new_work(w)) }
 }
 
 unsafe extern "C-unwind" fn init_work(w: *mut CWork) {

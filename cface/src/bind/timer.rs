@@ -27,7 +27,7 @@ fn timer(t: *mut CTimer) -> &'static TimerList {
     // SAFETY: a C timer_list; its handle only ever holds TimerLists.
     unsafe {
         let name = static_str((*t).name);
-        state().object(&mut (*t).h, || TimerList::new(name))
+        crate::state::object(&mut (*t).h, || TimerList::new(name))
     }
 }
 
@@ -144,7 +144,7 @@ fn hrtimer(t: *mut CHrtimer) -> &'static Hrtimer {
         })
     };
     // SAFETY: its handle only ever holds Hrtimers.
-    unsafe { state().object(&mut (*t).h, make) }
+    unsafe { crate::state::object(&mut (*t).h, make) }
 }
 
 /// `HRTIMER_MODE_SOFT` and `HRTIMER_RESTART` (hrtimer.h).
@@ -227,7 +227,7 @@ fn delayed(dw: *mut CDelayedWork, at: ksim::Loc, fresh: bool) -> &'static Delaye
         if fresh {
             state().install(&mut (*dw).h, std::sync::Arc::new(make()))
         } else {
-            state().object(&mut (*dw).h, make)
+            crate::state::object(&mut (*dw).h, make)
         }
     }
 }

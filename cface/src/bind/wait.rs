@@ -33,7 +33,7 @@ fn queue(q: *mut CWaitQueue) -> &'static WaitQueueHead {
     // SAFETY: a C wait_queue_head; its handle only ever holds WaitQueueHeads.
     unsafe {
         let name = static_str((*q).name);
-        state().object(&mut (*q).h, || w::init_waitqueue_head(name))
+        crate::state::object(&mut (*q).h, || w::init_waitqueue_head(name))
     }
 }
 
