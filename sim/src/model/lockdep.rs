@@ -23,6 +23,19 @@ pub(crate) struct Edge {
     pub(crate) task: String,
 }
 
+impl Edge {
+    /// The dependency's line in a chain, as lockdep's print_lock_class_header() ends it:
+    /// `{next} taken at ... while holding {prev} (taken at ...) by {task}`.
+    pub(crate) fn taken_line(&self, prev: &str, next: &str) -> String {
+        format!(
+            "       {next} taken at {} while holding {prev} (taken at {}) by {}",
+            self.next.file_line(),
+            self.prev.file_line(),
+            self.task
+        )
+    }
+}
+
 /// How a lock is being acquired, beyond its class and instance.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Acquire {
@@ -228,17 +241,7 @@ impl LockGraph {
         s.push_str("\nthe existing dependency chain (in reverse order) is:\n");
         for (i, pair) in chain.windows(2).enumerate().rev() {
             let e = &self.edges[pair[0]][pair[1]];
-            let _ = writeln!(
-                s,
-                "\n-> #{} {}:\n       {} taken at {} while holding {} (taken at {}) by {}",
-                i,
-                self.class(pair[1]),
-                pair[1],
-                e.next.file_line(),
-                pair[0],
-                e.prev.file_line(),
-                e.task
-            );
+            let _ = writeln!(s, "\n-> #{i} {}:\n{}", self.class(pair[1]), e.taken_line(pair[0], pair[1]));
         }
         s.push_str("\nother info that might help us debug this:\n\n");
         s.push_str(" Possible unsafe locking scenario:\n\n");

@@ -301,16 +301,7 @@ impl LockGraph {
         let mut s = String::new();
         for pair in path.windows(2) {
             if let Some(e) = self.edges.get(pair[0]).and_then(|m| m.get(pair[1])) {
-                let _ = writeln!(
-                    s,
-                    " -> {}:\n       {} taken at {} while holding {} (taken at {}) by {}",
-                    self.class(pair[1]),
-                    pair[1],
-                    e.next.file_line(),
-                    pair[0],
-                    e.prev.file_line(),
-                    e.task
-                );
+                let _ = writeln!(s, " -> {}:\n{}", self.class(pair[1]), e.taken_line(pair[0], pair[1]));
             }
         }
         s
